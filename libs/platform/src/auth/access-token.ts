@@ -1,0 +1,52 @@
+/**
+ * The access-token profile both services agree on (RFC 9068 with RFC 8725's rules): what a valid token's
+ * header and claims look like, and who its bearer is once it verified.
+ */
+import { z } from 'zod';
+
+/** RFC 9068 §2.1: the `typ` header that tells an access token from an ID token or any other JWT. */
+export const ACCESS_TOKEN_TYPE = 'at+jwt';
+/** Asymmetric algorithms only: a verifier never holds a key that can sign. */
+export const ACCESS_TOKEN_ALGORITHMS = ['ES256', 'EdDSA'] as const;
+export type AccessTokenAlgorithm = (typeof ACCESS_TOKEN_ALGORITHMS)[number];
+
+/** Seconds of clock skew tolerated between the signer and the verifier. */
+export const CLOCK_TOLERANCE_SECONDS = 5;
+
+export const accessTokenHeaderSchema = z.object({
+  alg: z.enum(ACCESS_TOKEN_ALGORITHMS),
+  kid: z.string().min(1),
+  // RFC 9068 §4: "at+jwt", and "application/at+jwt" is the same media type.
+  typ: z.string().refine((t) => ['at+jwt', 'application/at+jwt'].includes(t.toLowerCase()), {
+    message: 'typ must be at+jwt',
+  }),
+});
+
+export const accessTokenClaimsSchema = z.object({
+  iss: z.string(),
+  sub: z.uuid(),
+  aud: z.union([z.string(), z.array(z.string())]),
+  exp: z.number().int(),
+  iat: z.number().int(),
+  jti: z.string().min(1),
+  sid: z.string().min(1),
+  client_id: z.string().min(1).optional(),
+});
+export type AccessTokenClaims = z.infer<typeof accessTokenClaimsSchema>;
+
+/** The verified caller, as route handlers see it. */
+export interface Principal {
+  userId: string;
+  sessionId: string;
+  tokenId: string;
+  issuedAt: number;
+  expiresAt: number;
+}
+
+export const principalFromClaims = (claims: AccessTokenClaims): Principal => ({
+  userId: claims.sub,
+  sessionId: claims.sid,
+  tokenId: claims.jti,
+  issuedAt: claims.iat,
+  expiresAt: claims.exp,
+});

@@ -1,0 +1,17 @@
+export {
+  ACCESS_TOKEN_ALGORITHMS,
+  ACCESS_TOKEN_TYPE,
+  type AccessTokenAlgorithm,
+  type AccessTokenClaims,
+  accessTokenClaimsSchema,
+  CLOCK_TOLERANCE_SECONDS,
+  type Principal,
+} from './access-token.ts';
+export { type RemoteKeysOptions, remoteKeys } from './remote-keys.ts';
+export {
+  type AccessTokenOptions,
+  type AuthState,
+  type KeyResolver,
+  requireAccessToken,
+} from './require-access-token.ts';
+export { type RevocationCheck, RevocationList } from './revocations.ts';

@@ -1,0 +1,82 @@
+/**
+ * Configuration from the environment: parsed once at start-up by a zod schema, frozen,
+ * and failing fast with one line that names every offending variable.
+ */
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export function loadConfig<S extends z.ZodType>(
+  schema: S,
+  env: Record<string, string | undefined> = process.env,
+): Readonly<z.infer<S>> {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const name = issue.path.join('.') || '(environment)';
+      const value = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
+      return `${name} ${value}`;
+    });
+    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+  }
+  return Object.freeze(result.data);
+}
+
+/** Variables shared by both services. Each service extends this with its own. */
+export const env = {
+  port: (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback),
+  int: (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+    z.coerce.number().int().min(min).max(max).default(fallback),
+  bool: (fallback: boolean) =>
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+      .default(fallback ? 'true' : 'false')
+      .transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  url: (protocols: readonly string[], fallback?: string) => {
+    const base = z.string().refine(
+      (value) => {
+        try {
+          return protocols.includes(new URL(value).protocol);
+        } catch {
+          return false;
+        }
+      },
+      { message: `must be a ${protocols.map((p) => `${p}//`).join(' or ')} URL` },
+    );
+    return fallback === undefined ? base : base.default(fallback);
+  },
+  list: (fallback: string) =>
+    z
+      .string()
+      .default(fallback)
+      .transform((v) =>
+        v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      ),
+  logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+};
+
+export const baseConfigSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  LOG_LEVEL: env.logLevel(),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATABASE_POOL_MAX: env.int(5, 1, 100),
+  DATABASE_CONNECT_TIMEOUT_MS: env.int(10_000, 100),
+  DATABASE_STATEMENT_TIMEOUT_MS: env.int(15_000, 0),
+  NATS_URL: env.url(['nats:', 'tls:', 'ws:', 'wss:'], 'nats://127.0.0.1:4222'),
+  EVENTS_NAMESPACE: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]*$/, 'may hold only letters, digits, _ and -')
+    .default(''),
+  TRUST_PROXY: env.bool(false),
+  SHUTDOWN_DELAY_MS: env.int(0, 0, 60_000),
+  SHUTDOWN_TIMEOUT_MS: env.int(10_000, 0, 120_000),
+  BODY_LIMIT: z
+    .string()
+    .regex(/^\d+(b|kb|mb)$/i, 'must look like 256kb or 1mb')
+    .default('256kb'),
+});

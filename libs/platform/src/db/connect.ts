@@ -1,0 +1,89 @@
+/**
+ * The ORM bootstrap both services share. Built for Neon: `DATABASE_URL` may carry `sslmode`, the pool is
+ * small, and the first connection is retried with backoff because a scaled-to-zero compute takes about a
+ * second to wake. Each service keeps its tables in its own PostgreSQL schema.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import type { EntitySchema, MigrationObject } from '@mikro-orm/core';
+import { Migrator } from '@mikro-orm/migrations';
+import { defineConfig, MikroORM } from '@mikro-orm/postgresql';
+import type { Logger } from '../logger.ts';
+
+export type { MikroORM } from '@mikro-orm/postgresql';
+
+export interface DatabaseOptions {
+  url: string;
+  /** The service's own PostgreSQL schema (`auth`, `todo`). */
+  schema: string;
+  // biome-ignore lint/suspicious/noExplicitAny: entity schemas are heterogeneous by nature
+  entities: EntitySchema<any, any>[];
+  migrations: MigrationObject[];
+  poolMax: number;
+  connectTimeoutMs: number;
+  /** 0 leaves the server's (or role's) setting alone, which is what PgBouncer-style poolers need. */
+  statementTimeoutMs: number;
+  applicationName: string;
+  logger: Logger;
+}
+
+export function ormOptions(options: DatabaseOptions) {
+  const { logger } = options;
+  return defineConfig({
+    clientUrl: options.url,
+    schema: options.schema,
+    entities: options.entities,
+    extensions: [Migrator],
+    ensureDatabase: false,
+    allowGlobalContext: false,
+    pool: { min: 0, max: options.poolMax, idleTimeoutMillis: 30_000 },
+    driverOptions: {
+      // pg reads sslmode (and the rest of the URL) from here; MikroORM alone would drop it.
+      connectionString: options.url,
+      connectionTimeoutMillis: options.connectTimeoutMs,
+      application_name: options.applicationName,
+      ...(options.statementTimeoutMs > 0 ? { statement_timeout: options.statementTimeoutMs } : {}),
+    },
+    migrations: {
+      tableName: `${options.schema}.mikro_orm_migrations`,
+      migrationsList: options.migrations,
+      transactional: true,
+      allOrNothing: true,
+      snapshot: false,
+      silent: true,
+    },
+    debug: false,
+    logger: (message: string) => logger.debug({ component: 'mikro-orm' }, message),
+    slowQueryThreshold: 500,
+  });
+}
+
+export interface RetryOptions {
+  /** Give up after this long. */
+  deadlineMs?: number;
+  firstDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+/** Connects, retrying with exponential backoff and jitter until the deadline. */
+export async function connectDatabase(options: DatabaseOptions, retry: RetryOptions = {}): Promise<MikroORM> {
+  const { deadlineMs = 30_000, firstDelayMs = 250, maxDelayMs = 4_000 } = retry;
+  const orm = await MikroORM.init(ormOptions(options));
+  const giveUpAt = Date.now() + deadlineMs;
+  let wait = firstDelayMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await orm.connect();
+      const check = await orm.checkConnection();
+      if (check.ok) return orm;
+      throw check.error ?? new Error(check.reason);
+    } catch (err) {
+      if (Date.now() + wait > giveUpAt) {
+        await orm.close(true).catch(() => undefined);
+        throw new Error(`could not connect to PostgreSQL after ${attempt} attempts`, { cause: err });
+      }
+      options.logger.warn({ attempt, retryInMs: wait, reason: (err as Error).message }, 'database not reachable yet');
+      await delay(wait * (0.5 + Math.random() / 2));
+      wait = Math.min(wait * 2, maxDelayMs);
+    }
+  }
+}

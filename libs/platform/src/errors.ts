@@ -1,0 +1,111 @@
+/**
+ * The errors a use case may throw. Each has a stable `code` and an HTTP status; the one error
+ * middleware turns them into RFC 9457 problem details. Anything else is a bug and becomes a 500.
+ */
+
+/** Where in the request a validation failure sits: a JSON pointer into the body, a query parameter or a header. */
+export type FieldError = { detail: string } & ({ pointer: string } | { parameter: string } | { header: string });
+
+export interface AppErrorOptions {
+  status: number;
+  code: string;
+  title: string;
+  detail: string;
+  headers?: Record<string, string>;
+  errors?: FieldError[];
+  cause?: unknown;
+}
+
+export class AppError extends Error {
+  override readonly name: string = 'AppError';
+  readonly status: number;
+  readonly code: string;
+  readonly title: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly errors: readonly FieldError[] | undefined;
+
+  constructor(options: AppErrorOptions) {
+    super(options.detail, { cause: options.cause });
+    this.status = options.status;
+    this.code = options.code;
+    this.title = options.title;
+    this.headers = options.headers ?? {};
+    this.errors = options.errors;
+  }
+}
+
+export class BadRequestError extends AppError {
+  override readonly name = 'BadRequestError';
+  constructor(detail: string, code = 'bad_request') {
+    super({ status: 400, code, title: 'Bad Request', detail });
+  }
+}
+
+export class UnauthorizedError extends AppError {
+  override readonly name = 'UnauthorizedError';
+  /**
+   * `challenge` is the WWW-Authenticate value. RFC 6750 §3.1: a request without credentials gets a bare
+   * challenge, one with a bad token gets `error="invalid_token"`.
+   */
+  constructor(detail: string, options: { code?: string; challenge?: string; cause?: unknown } = {}) {
+    super({
+      status: 401,
+      code: options.code ?? 'unauthorized',
+      title: 'Unauthorized',
+      detail,
+      cause: options.cause,
+      headers: options.challenge ? { 'WWW-Authenticate': options.challenge } : {},
+    });
+  }
+}
+
+export class NotFoundError extends AppError {
+  override readonly name = 'NotFoundError';
+  constructor(detail = 'The requested resource does not exist.') {
+    super({ status: 404, code: 'not_found', title: 'Not Found', detail });
+  }
+}
+
+export class ConflictError extends AppError {
+  override readonly name = 'ConflictError';
+  constructor(detail: string, code = 'conflict') {
+    super({ status: 409, code, title: 'Conflict', detail });
+  }
+}
+
+export class PreconditionFailedError extends AppError {
+  override readonly name = 'PreconditionFailedError';
+  constructor(detail: string) {
+    super({ status: 412, code: 'precondition_failed', title: 'Precondition Failed', detail });
+  }
+}
+
+export class ValidationError extends AppError {
+  override readonly name = 'ValidationError';
+  constructor(errors: FieldError[], detail = 'The request is not valid.') {
+    super({ status: 422, code: 'validation_failed', title: 'Unprocessable Content', detail, errors });
+  }
+}
+
+export class TooManyRequestsError extends AppError {
+  override readonly name = 'TooManyRequestsError';
+  readonly retryAfterSeconds: number;
+  constructor(retryAfterSeconds: number, detail = 'Too many attempts. Try again later.') {
+    const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
+    super({
+      status: 429,
+      code: 'rate_limited',
+      title: 'Too Many Requests',
+      detail,
+      headers: { 'Retry-After': String(seconds) },
+    });
+    this.retryAfterSeconds = seconds;
+  }
+}
+
+export class ServiceUnavailableError extends AppError {
+  override readonly name = 'ServiceUnavailableError';
+  constructor(detail: string, cause?: unknown) {
+    super({ status: 503, code: 'unavailable', title: 'Service Unavailable', detail, cause });
+  }
+}

@@ -1,0 +1,1 @@
+export { type BrokerOptions, connectBroker, type NatsConnection, pingBroker } from './connection.ts';

@@ -1,0 +1,8 @@
+export { jsonBody } from './json-body.ts';
+export { onShutdownSignal } from './lifecycle.ts';
+export { createMetrics, type HttpMetrics } from './metrics.ts';
+export { createOpsApp, type OpsAppOptions, type ReadinessCheck } from './ops.ts';
+export { PROBLEM_CONTENT_TYPE, type ProblemBody, problemDetails, problemType, toProblem } from './problem.ts';
+export { type RequestState, requestContext } from './request-context.ts';
+export { listen, type RunningServer } from './server.ts';
+export { parseBody, parseHeaders, parseQuery, plainText } from './validate.ts';

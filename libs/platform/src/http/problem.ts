@@ -1,0 +1,123 @@
+/**
+ * The one place where errors become HTTP responses: RFC 9457 `application/problem+json`.
+ * 4xx bodies say what was wrong; 5xx bodies say nothing internal and the log line has everything.
+ */
+import type { Middleware } from 'koa';
+import { AppError, type FieldError, NotFoundError } from '../errors.ts';
+import type { RequestState } from './request-context.ts';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+/** Problem types are tag URIs (RFC 4151): stable identifiers that are not meant to be dereferenced. */
+export const problemType = (code: string): string => `tag:todo-platform,2026:problems/${code.replaceAll('_', '-')}`;
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance?: string;
+  requestId?: string;
+  errors?: FieldError[];
+}
+
+interface HttpLikeError {
+  status?: unknown;
+  statusCode?: unknown;
+  expose?: unknown;
+  message?: unknown;
+  headers?: unknown;
+  type?: unknown;
+}
+
+/** Errors thrown by Koa itself, the router and the body parser carry a status (http-errors). */
+const STATUS_PROBLEMS: Record<number, { code: string; title: string; detail?: string }> = {
+  400: { code: 'bad_request', title: 'Bad Request' },
+  401: { code: 'unauthorized', title: 'Unauthorized' },
+  404: { code: 'not_found', title: 'Not Found' },
+  405: { code: 'method_not_allowed', title: 'Method Not Allowed' },
+  406: { code: 'not_acceptable', title: 'Not Acceptable' },
+  411: { code: 'length_required', title: 'Length Required' },
+  413: { code: 'payload_too_large', title: 'Content Too Large', detail: 'The request body is too large.' },
+  414: { code: 'uri_too_long', title: 'URI Too Long' },
+  415: { code: 'unsupported_media_type', title: 'Unsupported Media Type' },
+  431: { code: 'headers_too_large', title: 'Request Header Fields Too Large' },
+  501: { code: 'not_implemented', title: 'Not Implemented', detail: 'This method is not supported here.' },
+};
+
+export function toProblem(err: unknown): { body: ProblemBody; headers: Record<string, string>; internal: boolean } {
+  if (err instanceof AppError) {
+    const body: ProblemBody = {
+      type: problemType(err.code),
+      title: err.title,
+      status: err.status,
+      detail: err.message,
+    };
+    if (err.errors) body.errors = [...err.errors];
+    return { body, headers: { ...err.headers }, internal: err.status >= 500 };
+  }
+  const e = (typeof err === 'object' && err !== null ? err : {}) as HttpLikeError;
+  const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : 500;
+  const known = STATUS_PROBLEMS[status];
+  if ((status >= 400 && status < 500 && e.expose !== false) || status === 501) {
+    const headers: Record<string, string> = {};
+    if (e.headers && typeof e.headers === 'object') {
+      for (const [k, v] of Object.entries(e.headers)) if (typeof v === 'string') headers[k] = v;
+    }
+    const message = typeof e.message === 'string' && e.message ? e.message : undefined;
+    return {
+      body: {
+        type: problemType(known?.code ?? 'client_error'),
+        title: known?.title ?? 'Client Error',
+        status,
+        detail: known?.detail ?? message ?? 'The request could not be processed.',
+      },
+      headers,
+      internal: status >= 500,
+    };
+  }
+  return {
+    body: {
+      type: problemType('internal'),
+      title: 'Internal Server Error',
+      status: 500,
+      detail: 'An unexpected error occurred. Quote the request id when reporting it.',
+    },
+    headers: {},
+    internal: true,
+  };
+}
+
+/** Headers that stay true when the request fails (the router sets Allow before throwing its 405). */
+const KEPT_ON_ERROR = new Set(['x-request-id', 'vary', 'allow']);
+
+export function problemDetails(): Middleware<RequestState> {
+  return async function problemDetailsMiddleware(ctx, next) {
+    try {
+      await next();
+      // A status without a body comes from the router (404, 405 with Allow, 501): give it a problem body too.
+      if (ctx.body == null && ctx.status >= 400) {
+        if (ctx.status === 404) throw new NotFoundError(`There is no ${ctx.method} ${ctx.path} here.`);
+        throw Object.assign(new Error(`${ctx.method} is not allowed on ${ctx.path}.`), {
+          status: ctx.status,
+          expose: true,
+        });
+      }
+    } catch (err) {
+      const { body, headers, internal } = toProblem(err);
+      const log = ctx.state.log;
+      if (internal) log?.error({ err }, 'request failed');
+      else log?.debug({ err: { message: (err as Error)?.message, code: body.type } }, 'request rejected');
+      if (ctx.headerSent || !ctx.writable) return;
+      body.requestId = ctx.state.requestId;
+      // Drop headers set on the way in (ETag, Location…) that describe a success that did not happen.
+      for (const name of Object.keys(ctx.response.headers)) {
+        if (!KEPT_ON_ERROR.has(name)) ctx.remove(name);
+      }
+      ctx.set(headers);
+      ctx.status = body.status;
+      ctx.type = PROBLEM_CONTENT_TYPE;
+      ctx.body = body;
+    }
+  };
+}

@@ -1,0 +1,49 @@
+/** Turns zod failures on request input into a ValidationError (422) that points at each bad field. */
+import { z } from 'zod';
+import { type FieldError, ValidationError } from '../errors.ts';
+
+type Where = 'body' | 'query' | 'header';
+
+const escapePointer = (segment: PropertyKey): string => String(segment).replaceAll('~', '~0').replaceAll('/', '~1');
+
+function toFieldErrors(error: z.ZodError, where: Where): FieldError[] {
+  const out: FieldError[] = [];
+  for (const issue of error.issues) {
+    const paths: PropertyKey[][] =
+      issue.code === 'unrecognized_keys' ? issue.keys.map((k) => [...issue.path, k]) : [issue.path];
+    const detail = issue.code === 'unrecognized_keys' ? 'Unknown field.' : issue.message;
+    for (const path of paths) {
+      if (where === 'body') out.push({ pointer: `/${path.map(escapePointer).join('/')}`.replace(/^\/$/, ''), detail });
+      else if (where === 'query') out.push({ parameter: String(path[0] ?? ''), detail });
+      else out.push({ header: String(path[0] ?? ''), detail });
+    }
+  }
+  return out;
+}
+
+function parse<S extends z.ZodType>(schema: S, input: unknown, where: Where): z.infer<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const what = where === 'body' ? 'request body' : where === 'query' ? 'query string' : 'request headers';
+  throw new ValidationError(toFieldErrors(result.error, where), `The ${what} is not valid.`);
+}
+
+export const parseBody = <S extends z.ZodType>(schema: S, body: unknown): z.infer<S> =>
+  parse(schema, body === undefined ? {} : body, 'body');
+export const parseQuery = <S extends z.ZodType>(schema: S, query: unknown): z.infer<S> => parse(schema, query, 'query');
+export const parseHeaders = <S extends z.ZodType>(schema: S, headers: unknown): z.infer<S> =>
+  parse(schema, headers, 'header');
+
+// PostgreSQL text cannot hold NUL, and no field here has a use for other C0 controls but tab and newlines.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const FORBIDDEN_CONTROLS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
+
+/** A trimmed string without control characters, its length counted in Unicode code points. */
+export function plainText({ min, max }: { min: number; max: number }) {
+  return z
+    .string()
+    .trim()
+    .refine((s) => !FORBIDDEN_CONTROLS.test(s), { message: 'Must not contain control characters.' })
+    .refine((s) => [...s].length >= min, { message: `Must be at least ${min} characters long.` })
+    .refine((s) => [...s].length <= max, { message: `Must be at most ${max} characters long.` });
+}

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { baseConfigSchema, ConfigError, env, loadConfig } from '../src/config.ts';
+
+describe('configuration from the environment', () => {
+  const schema = baseConfigSchema.extend({ PORT: env.port(3000), SECRET: z.string().min(8) });
+
+  it('applies defaults and coerces types, and the result is frozen', () => {
+    const config = loadConfig(schema, { SECRET: 'long enough', PORT: '8080' });
+    expect(config.PORT).toBe(8080);
+    expect(config.NATS_URL).toBe('nats://127.0.0.1:4222');
+    expect(config.TRUST_PROXY).toBe(false);
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('fails fast with one line naming every bad variable, and never echoes a value', () => {
+    let error: unknown;
+    try {
+      loadConfig(schema, { PORT: 'eighty', NATS_URL: 'http://x', LOG_LEVEL: 'loud' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).not.toContain('\n');
+    for (const name of ['PORT', 'NATS_URL', 'LOG_LEVEL']) expect(message).toContain(name);
+    expect(message).toContain('SECRET is required');
+  });
+
+  it('reads booleans strictly', () => {
+    expect(loadConfig(schema, { SECRET: 'long enough', TRUST_PROXY: 'true' }).TRUST_PROXY).toBe(true);
+    expect(() => loadConfig(schema, { SECRET: 'long enough', TRUST_PROXY: 'maybe' })).toThrow(/TRUST_PROXY/);
+  });
+});

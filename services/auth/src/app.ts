@@ -1,0 +1,40 @@
+/** createApp(deps): the auth API's middleware order, on one screen. No side effects. */
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { type DatabaseState, requestScopedEntityManager } from '@todo/platform/db';
+import { type HttpMetrics, jsonBody, problemDetails, type RequestState, requestContext } from '@todo/platform/http';
+import type { Logger } from '@todo/platform/logger';
+import Koa from 'koa';
+import type { AuthConfig } from './config.ts';
+import type { AccessTokenIssuer } from './domain/access-tokens.ts';
+import type { PasswordHasher } from './domain/passwords.ts';
+import type { SigningKeys } from './keys/signing-keys.ts';
+import { authRoutes } from './routes/auth.routes.ts';
+import { wellKnownRoutes } from './routes/well-known.routes.ts';
+
+export interface AuthAppDeps {
+  config: AuthConfig;
+  logger: Logger;
+  metrics: HttpMetrics;
+  orm: MikroORM;
+  hasher: PasswordHasher;
+  keys: SigningKeys;
+  tokens: AccessTokenIssuer;
+}
+
+export type AuthContextState = RequestState & DatabaseState;
+
+export function createApp(deps: AuthAppDeps): Koa<AuthContextState> {
+  const app = new Koa<AuthContextState>({ proxy: deps.config.TRUST_PROXY });
+  const routers = [authRoutes(deps), wellKnownRoutes(deps)];
+
+  app.use(requestContext(deps.logger, deps.metrics));
+  app.use(problemDetails());
+  app.use(jsonBody(deps.config.BODY_LIMIT));
+  app.use(requestScopedEntityManager(deps.orm));
+  for (const router of routers) {
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
+  app.on('error', (err) => deps.logger.error({ err }, 'unhandled app error'));
+  return app;
+}

@@ -1,0 +1,51 @@
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { ConflictError } from '@todo/platform/errors';
+import { CredentialSchema } from '../entities/credential.entity.ts';
+import { type User, UserSchema } from '../entities/user.entity.ts';
+
+export interface NewUser {
+  id: string;
+  email: string;
+  name: string | null;
+  passwordHash: string;
+  now: Date;
+}
+
+export class UserRepository {
+  readonly #em: EntityManager;
+
+  constructor(em: EntityManager) {
+    this.#em = em;
+  }
+
+  findById(id: string): Promise<User | null> {
+    return this.#em.findOne(UserSchema, { id });
+  }
+
+  findByEmail(email: string): Promise<User | null> {
+    return this.#em.findOne(UserSchema, { email });
+  }
+
+  async passwordHashOf(userId: string): Promise<string | undefined> {
+    const credential = await this.#em.findOne(CredentialSchema, { userId });
+    return credential?.passwordHash;
+  }
+
+  /** Inserts the user and its credential together; a taken email is a ConflictError. */
+  async create({ id, email, name, passwordHash, now }: NewUser): Promise<User> {
+    const user = { id, email, name, createdAt: now, updatedAt: now };
+    try {
+      await this.#em.transactional(async (tx) => {
+        await tx.insert(UserSchema, user);
+        await tx.insert(CredentialSchema, { userId: id, passwordHash, updatedAt: now });
+      });
+    } catch (err) {
+      if (err instanceof UniqueConstraintViolationException) {
+        throw new ConflictError('An account with this email already exists.', 'email_taken');
+      }
+      throw err;
+    }
+    return user as User;
+  }
+}

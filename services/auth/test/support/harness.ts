@@ -1,0 +1,95 @@
+/**
+ * Starts a real auth service in-process for black-box tests: its own database cloned from the migrated
+ * template, real NATS, ephemeral ports. Exported as `@todo/auth-service/testing` for the todo tests.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { loadConfig } from '@todo/platform/config';
+import { migrateDatabase } from '@todo/platform/db';
+import { createLogger } from '@todo/platform/logger';
+import { cloneDatabase, type HttpClient, httpClient, type TestDatabase, uniqueName } from '@todo/testkit';
+import { inject } from 'vitest';
+import { type AuthConfig, authConfigSchema, authMigrationConfigSchema } from '../../src/config.ts';
+import { databaseOptions, type RunningAuthService, startAuthService } from '../../src/service.ts';
+
+export const testLogger = (service: string) =>
+  createLogger({ service, level: (process.env.TEST_LOG_LEVEL as 'silent' | undefined) ?? 'silent' });
+
+export async function migrateAuthSchema(url: string): Promise<void> {
+  const config = loadConfig(authMigrationConfigSchema, { DATABASE_URL: url });
+  await migrateDatabase(databaseOptions(config, testLogger('auth-migrate')));
+}
+
+export interface TestUser {
+  id: string;
+  email: string;
+  password: string;
+  accessToken: string;
+}
+
+export interface AuthHarness {
+  config: AuthConfig;
+  service: RunningAuthService;
+  database: TestDatabase;
+  http: HttpClient;
+  ops: HttpClient;
+  url: string;
+  jwksUrl: string;
+  /** Registers a fresh user and logs in. */
+  newUser(overrides?: { email?: string; password?: string; name?: string }): Promise<TestUser>;
+  stop(): Promise<void>;
+}
+
+export interface StartAuthOptions {
+  /** Share a database (the todo tests run both services on one); otherwise a fresh clone is made. */
+  database?: TestDatabase;
+  env?: Record<string, string>;
+  eventsNamespace?: string;
+}
+
+export async function startAuth(options: StartAuthOptions = {}): Promise<AuthHarness> {
+  const serverUrl = inject('databaseServerUrl');
+  const ownsDatabase = options.database === undefined;
+  const database = options.database ?? (await cloneDatabase(serverUrl, inject('databaseTemplate')));
+  const config = loadConfig(authConfigSchema, {
+    NODE_ENV: 'test',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    OPS_PORT: '0',
+    DATABASE_URL: database.url,
+    NATS_URL: inject('natsUrl'),
+    EVENTS_NAMESPACE: options.eventsNamespace ?? uniqueName('ns'),
+    AUTH_KEK: randomBytes(32).toString('base64'),
+    JWT_ISSUER: 'http://auth.test',
+    JWT_AUDIENCE: 'todo-api',
+    ...options.env,
+  });
+  const service = await startAuthService(config, testLogger('auth'));
+  const http = httpClient(service.api.url);
+
+  return {
+    config,
+    service,
+    database,
+    http,
+    ops: httpClient(service.ops.url),
+    url: service.api.url,
+    jwksUrl: `${service.api.url}/.well-known/jwks.json`,
+    async newUser(overrides = {}) {
+      const email = overrides.email ?? `user-${randomUUID()}@example.com`;
+      const password = overrides.password ?? `pw-${randomUUID()}`;
+      const registered = await http.post<{ id: string }>('/auth/register', {
+        email,
+        password,
+        ...(overrides.name ? { name: overrides.name } : {}),
+      });
+      if (registered.status !== 201) throw new Error(`register failed: ${registered.status} ${registered.text}`);
+      const login = await http.post<{ access_token: string }>('/auth/login', { email, password });
+      if (login.status !== 200) throw new Error(`login failed: ${login.status} ${login.text}`);
+      return { id: registered.body.id, email, password, accessToken: login.body.access_token };
+    },
+    async stop() {
+      await service.stop();
+      if (ownsDatabase) await database.drop();
+    },
+  };
+}

@@ -1,0 +1,3 @@
+import { TodoSchema } from './todo.entity.ts';
+
+export const entities = [TodoSchema];

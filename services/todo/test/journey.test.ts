@@ -1,0 +1,80 @@
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Stack, startStack } from './support/stack.ts';
+
+describe('a new user signs up and keeps a todo list', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(() => stack?.stop());
+
+  it('registers, logs in, verifies the token against the JWKS, then creates and lists a todo', async () => {
+    const email = `journey-${Date.now()}@example.com`;
+    const password = 'a long and sturdy passphrase';
+
+    const registered = await stack.auth.http.post<{ id: string; email: string; createdAt: string }>('/auth/register', {
+      email: `  ${email.toUpperCase()} `,
+      password,
+    });
+    expect(registered.status).toBe(201);
+    expect(registered.body).toMatchObject({ email, name: null });
+    expect(registered.body.id).toMatch(/^[0-9a-f-]{36}$/);
+
+    const login = await stack.auth.http.post<{ access_token: string; token_type: string; expires_in: number }>(
+      '/auth/login',
+      { email, password },
+    );
+    expect(login.status).toBe(200);
+    expect(login.headers.get('cache-control')).toBe('no-store');
+    expect(login.body.token_type).toBe('Bearer');
+    expect(login.body.expires_in).toBe(900);
+    const token = login.body.access_token;
+
+    const jwks = await stack.auth.http.get<{ keys: Record<string, unknown>[] }>('/.well-known/jwks.json');
+    expect(jwks.status).toBe(200);
+    for (const key of jwks.body.keys) {
+      expect(Object.keys(key).sort()).toEqual(['alg', 'crv', 'kid', 'kty', 'use', 'x', 'y']);
+    }
+    const header = decodeProtectedHeader(token);
+    expect(header).toMatchObject({ alg: 'ES256', typ: 'at+jwt' });
+    const { payload } = await jwtVerify(token, createLocalJWKSet(jwks.body as never), {
+      issuer: stack.auth.config.JWT_ISSUER,
+      audience: 'todo-api',
+      typ: 'at+jwt',
+      algorithms: ['ES256'],
+    });
+    expect(payload.sub).toBe(registered.body.id);
+    expect(payload).toHaveProperty('jti');
+    expect((payload.exp ?? 0) - (payload.iat ?? 0)).toBe(900);
+
+    const created = await stack.api.post<{ id: string; title: string; done: boolean }>(
+      '/todos',
+      { title: '  Water the plants  ' },
+      { token },
+    );
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ title: 'Water the plants', done: false, description: null, version: 1 });
+    expect(created.headers.get('location')).toBe(`/todos/${created.body.id}`);
+
+    const list = await stack.api.get<{ items: { id: string }[]; nextCursor: string | null }>('/todos', { token });
+    expect(list.status).toBe(200);
+    expect(list.body.items.map((t) => t.id)).toEqual([created.body.id]);
+    expect(list.body.nextCursor).toBeNull();
+
+    const one = await stack.api.get<{ id: string }>(`/todos/${created.body.id}`, { token });
+    expect(one.status).toBe(200);
+    expect(one.body).toEqual(created.body);
+  });
+
+  it('reports both services ready on their ops ports, which serve no API', async () => {
+    for (const ops of [stack.ops, stack.auth.ops]) {
+      const ready = await ops.get<{ status: string; checks: Record<string, string> }>('/readyz');
+      expect(ready.status).toBe(200);
+      expect(ready.body.checks).toEqual({ database: 'ok', nats: 'ok' });
+      expect((await ops.get('/healthz')).status).toBe(200);
+      expect((await ops.get('/metrics')).text).toContain('http_request_duration_seconds');
+    }
+    expect((await stack.ops.get('/todos')).status).toBe(404);
+  });
+});
