@@ -66,7 +66,7 @@ export const baseConfigSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   DATABASE_POOL_MAX: env.int(5, 1, 100),
   DATABASE_CONNECT_TIMEOUT_MS: env.int(10_000, 100),
-  DATABASE_STATEMENT_TIMEOUT_MS: env.int(15_000, 0),
+  DATABASE_STATEMENT_TIMEOUT_MS: env.int(0, 0),
   NATS_URL: env.url(['nats:', 'tls:', 'ws:', 'wss:'], 'nats://127.0.0.1:4222'),
   EVENTS_NAMESPACE: z
     .string()

@@ -59,6 +59,13 @@ export class UnauthorizedError extends AppError {
   }
 }
 
+export class ForbiddenError extends AppError {
+  override readonly name = 'ForbiddenError';
+  constructor(detail: string, code = 'forbidden') {
+    super({ status: 403, code, title: 'Forbidden', detail });
+  }
+}
+
 export class NotFoundError extends AppError {
   override readonly name = 'NotFoundError';
   constructor(detail = 'The requested resource does not exist.') {

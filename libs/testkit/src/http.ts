@@ -15,6 +15,19 @@ export interface RequestOptions {
   raw?: string | Uint8Array;
 }
 
+/**
+ * Checks one exchange against a contract (the service's OpenAPI document) and throws when the response
+ * does not match it, so that every response a test receives is held to the spec.
+ */
+export type ResponseCheck = (
+  request: { method: string; path: string },
+  response: { status: number; headers: Headers; body: unknown },
+) => void;
+
+export interface HttpClientOptions {
+  contract?: ResponseCheck;
+}
+
 export interface HttpClient {
   readonly baseUrl: string;
   request<T = unknown>(method: string, path: string, options?: RequestOptions): Promise<TestResponse<T>>;
@@ -25,7 +38,7 @@ export interface HttpClient {
   delete<T = unknown>(path: string, options?: RequestOptions): Promise<TestResponse<T>>;
 }
 
-export function httpClient(baseUrl: string): HttpClient {
+export function httpClient(baseUrl: string, { contract }: HttpClientOptions = {}): HttpClient {
   async function request<T>(method: string, path: string, options: RequestOptions = {}): Promise<TestResponse<T>> {
     const headers: Record<string, string> = { ...options.headers };
     let body: string | Uint8Array | undefined;
@@ -39,6 +52,7 @@ export function httpClient(baseUrl: string): HttpClient {
     const text = await response.text();
     let parsed: unknown = text;
     if (/json/.test(response.headers.get('content-type') ?? '') && text) parsed = JSON.parse(text);
+    contract?.({ method, path }, { status: response.status, headers: response.headers, body: parsed });
     return { status: response.status, headers: response.headers, body: parsed as T, text };
   }
   return {

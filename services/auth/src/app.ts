@@ -1,14 +1,18 @@
 /** createApp(deps): the auth API's middleware order, on one screen. No side effects. */
 import type { MikroORM } from '@mikro-orm/postgresql';
+import type { AuthState } from '@todo/platform/auth';
 import { type DatabaseState, requestScopedEntityManager } from '@todo/platform/db';
+import type { Outbox } from '@todo/platform/events';
 import { type HttpMetrics, jsonBody, problemDetails, type RequestState, requestContext } from '@todo/platform/http';
 import type { Logger } from '@todo/platform/logger';
 import Koa from 'koa';
 import type { AuthConfig } from './config.ts';
-import type { AccessTokenIssuer } from './domain/access-tokens.ts';
 import type { PasswordHasher } from './domain/passwords.ts';
+import type { SessionDeps } from './domain/sessions.ts';
 import type { SigningKeys } from './keys/signing-keys.ts';
+import type { BruteForceGuard } from './limits/brute-force-guard.ts';
 import { authRoutes } from './routes/auth.routes.ts';
+import { meRoutes } from './routes/me.routes.ts';
 import { wellKnownRoutes } from './routes/well-known.routes.ts';
 
 export interface AuthAppDeps {
@@ -18,14 +22,18 @@ export interface AuthAppDeps {
   orm: MikroORM;
   hasher: PasswordHasher;
   keys: SigningKeys;
-  tokens: AccessTokenIssuer;
+  guard: BruteForceGuard;
+  outbox: Outbox;
+  /** Everything a session use case needs but the request's EntityManager. */
+  sessions: Omit<SessionDeps, 'em'>;
 }
 
-export type AuthContextState = RequestState & DatabaseState;
+export type AuthContextState = RequestState & DatabaseState & AuthState;
 
 export function createApp(deps: AuthAppDeps): Koa<AuthContextState> {
-  const app = new Koa<AuthContextState>({ proxy: deps.config.TRUST_PROXY });
-  const routers = [authRoutes(deps), wellKnownRoutes(deps)];
+  // Behind a proxy, trust only the address the nearest one appended to X-Forwarded-For.
+  const app = new Koa<AuthContextState>({ proxy: deps.config.TRUST_PROXY, maxIpsCount: 1 });
+  const routers = [authRoutes(deps), meRoutes(deps), wellKnownRoutes(deps)];
 
   app.use(requestContext(deps.logger, deps.metrics));
   app.use(problemDetails());

@@ -3,8 +3,10 @@
  * PORT and the ops endpoints on OPS_PORT. Returns a handle whose `stop()` undoes all of it in order.
  * Used by server.ts and, in-process, by the tests.
  */
+
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connectDatabase, type DatabaseOptions } from '@todo/platform/db';
-import { connectBroker, pingBroker } from '@todo/platform/events';
+import { authEventsStream, connectBroker, ensureStream, Outbox, OutboxRelay, pingBroker } from '@todo/platform/events';
 import { createMetrics, createOpsApp, listen, type RunningServer } from '@todo/platform/http';
 import type { Logger } from '@todo/platform/logger';
 import { createApp } from './app.ts';
@@ -13,6 +15,7 @@ import { AccessTokenIssuer } from './domain/access-tokens.ts';
 import { createPasswordHasher } from './domain/passwords.ts';
 import { entities } from './entities/index.ts';
 import { SigningKeys } from './keys/signing-keys.ts';
+import { BruteForceGuard } from './limits/brute-force-guard.ts';
 import { migrations } from './migrations/index.ts';
 
 export const SERVICE_NAME = 'auth';
@@ -62,10 +65,42 @@ export async function startAuthService(config: AuthConfig, logger: Logger): Prom
     audience: config.JWT_AUDIENCE,
     ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
   });
+  const guard = new BruteForceGuard(await orm.em.getConnection().getNativeClient(), {
+    loginMaxConsecutiveFailures: config.LOGIN_MAX_CONSECUTIVE_FAILURES,
+    loginBlockSeconds: config.LOGIN_BLOCK_SECONDS,
+    loginMaxFailuresPerIpPerDay: config.LOGIN_MAX_FAILURES_PER_IP_PER_DAY,
+    registerMaxPerIpPerHour: config.REGISTER_MAX_PER_IP_PER_HOUR,
+    refreshMaxPerSessionPerMinute: config.REFRESH_MAX_PER_SESSION_PER_MINUTE,
+  });
+
+  await ensureStream(await jetstreamManager(nats), authEventsStream(config.EVENTS_NAMESPACE));
+  const outbox = new Outbox('todo-platform/auth');
+  const relay = new OutboxRelay({ orm, outbox, js: jetstream(nats), namespace: config.EVENTS_NAMESPACE, logger });
+  relay.start();
+
   const metrics = createMetrics(SERVICE_NAME);
   let draining = false;
 
-  const app = createApp({ config, logger, metrics, orm, hasher, keys, tokens });
+  const app = createApp({
+    config,
+    logger,
+    metrics,
+    orm,
+    hasher,
+    keys,
+    guard,
+    outbox,
+    sessions: {
+      kek: config.AUTH_KEK,
+      tokens,
+      outbox,
+      settings: {
+        lifetimeSeconds: config.SESSION_LIFETIME_SECONDS,
+        idleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS,
+        reuseIntervalSeconds: config.REFRESH_REUSE_INTERVAL_SECONDS,
+      },
+    },
+  });
   const opsApp = createOpsApp({
     logger,
     metrics,
@@ -92,6 +127,7 @@ export async function startAuthService(config: AuthConfig, logger: Logger): Prom
       clearInterval(reloadKeys);
       await api.close(config.SHUTDOWN_TIMEOUT_MS);
       await ops.close(1_000);
+      await relay.stop();
       await nats.drain().catch((err: unknown) => logger.warn({ err }, 'NATS drain failed'));
       await orm.close();
     },

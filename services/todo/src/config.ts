@@ -23,5 +23,7 @@ export const todoConfigSchema = baseConfigSchema.extend({
   JWT_AUDIENCE: z.string().min(1).default('todo-api'),
   JWKS_CACHE_MAX_AGE_SECONDS: env.int(300, 1, 86_400),
   JWKS_COOLDOWN_SECONDS: env.int(30, 0, 3_600),
+  // At least the longest access-token lifetime the auth service may be configured with (1 h), plus margin.
+  REVOCATION_REPLAY_SECONDS: env.int(3_900, 60, 7 * 86_400),
 });
 export type TodoConfig = z.infer<typeof todoConfigSchema>;

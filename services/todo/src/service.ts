@@ -3,17 +3,33 @@
  * the API on PORT and the ops endpoints on OPS_PORT. `stop()` undoes it in order.
  * Used by server.ts and, in-process, by the tests.
  */
+
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { RevocationList, remoteKeys } from '@todo/platform/auth';
 import { connectDatabase, type DatabaseOptions } from '@todo/platform/db';
-import { connectBroker, pingBroker } from '@todo/platform/events';
+import { authEventsStream, connectBroker, ensureStream, pingBroker } from '@todo/platform/events';
 import { createMetrics, createOpsApp, listen, type RunningServer } from '@todo/platform/http';
 import type { Logger } from '@todo/platform/logger';
 import { createApp } from './app.ts';
 import type { TodoConfig, TodoMigrationConfig } from './config.ts';
 import { entities } from './entities/index.ts';
+import { forgetDeletedUsers } from './events/forget-deleted-users.ts';
+import { followRevocations } from './events/revocation-feed.ts';
 import { migrations } from './migrations/index.ts';
 
 export const SERVICE_NAME = 'todo';
+
+async function withDeadline<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export interface RunningTodoService {
   api: RunningServer;
@@ -44,6 +60,20 @@ export async function startTodoService(config: TodoConfig, logger: Logger): Prom
     cooldownMs: config.JWKS_COOLDOWN_SECONDS * 1000,
   });
   const revocations = new RevocationList();
+  const js = jetstream(nats);
+  const jsm = await jetstreamManager(nats);
+  const namespace = config.EVENTS_NAMESPACE;
+  await ensureStream(jsm, authEventsStream(namespace));
+  const feed = await followRevocations({
+    js,
+    namespace,
+    revocations,
+    logger,
+    replaySeconds: config.REVOCATION_REPLAY_SECONDS,
+  });
+  // Serve no request before the recent revocations are known: a revoked token must not slip through.
+  await withDeadline(feed.caughtUp, 30_000, 'the revocation feed did not catch up within 30 s');
+  const forgetter = await forgetDeletedUsers({ js, jsm, orm, namespace, logger });
   const pruneRevocations = setInterval(() => revocations.prune(), 60_000);
   pruneRevocations.unref();
   const metrics = createMetrics(SERVICE_NAME);
@@ -76,6 +106,7 @@ export async function startTodoService(config: TodoConfig, logger: Logger): Prom
       clearInterval(pruneRevocations);
       await api.close(config.SHUTDOWN_TIMEOUT_MS);
       await ops.close(1_000);
+      await Promise.all([feed.stop(), forgetter.stop()]);
       await nats.drain().catch((err: unknown) => logger.warn({ err }, 'NATS drain failed'));
       await orm.close();
     },

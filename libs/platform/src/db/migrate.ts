@@ -25,8 +25,9 @@ export async function ensureDatabaseExists(url: string): Promise<boolean> {
   try {
     await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
   } catch (err) {
-    // Another process created it between our probe and now.
-    if ((err as { code?: string }).code !== '42P04') throw err;
+    // Another process created it between our probe and now (42P04), or at the same instant (23505).
+    const code = (err as { code?: string }).code;
+    if (code !== '42P04' && code !== '23505') throw err;
   } finally {
     await admin.end();
   }

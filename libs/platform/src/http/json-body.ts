@@ -16,6 +16,7 @@ export function jsonBody(limit: string): Middleware {
     extendTypes: { json: JSON_TYPES },
     jsonLimit: limit,
     jsonStrict: true,
+    parsedMethods: ['POST', 'PUT', 'PATCH', 'DELETE'],
   });
   return async function jsonBodyMiddleware(ctx, next) {
     if (ctx.method === 'POST' || ctx.method === 'PUT' || ctx.method === 'PATCH' || ctx.method === 'DELETE') {

@@ -1,26 +1,26 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { newId } from '@todo/platform/db';
 import { UnauthorizedError } from '@todo/platform/errors';
-import { SessionRepository } from '../repositories/session.repository.ts';
+import type { BruteForceGuard } from '../limits/brute-force-guard.ts';
 import { UserRepository } from '../repositories/user.repository.ts';
-import type { AccessTokenIssuer, IssuedAccessToken } from './access-tokens.ts';
 import type { PasswordHasher } from './passwords.ts';
+import { type IssuedTokens, type SessionDeps, startSession } from './sessions.ts';
 import { toUserView, type UserView } from './user-view.ts';
 
 export interface Credentials {
   email: string;
   password: string;
+  ip: string;
 }
 
 export interface LogInDeps {
   em: EntityManager;
   hasher: PasswordHasher;
-  tokens: AccessTokenIssuer;
-  sessionLifetimeSeconds: number;
+  guard: BruteForceGuard;
+  sessions: Omit<SessionDeps, 'em'>;
 }
 
 export interface LoggedIn {
-  accessToken: IssuedAccessToken;
+  tokens: IssuedTokens;
   user: UserView;
 }
 
@@ -28,21 +28,23 @@ export interface LoggedIn {
 export const invalidCredentials = () =>
   new UnauthorizedError('The email or password is incorrect.', { code: 'invalid_credentials' });
 
-export async function logIn(deps: LogInDeps, { email, password }: Credentials): Promise<LoggedIn> {
+export async function logIn(deps: LogInDeps, { email, password, ip }: Credentials): Promise<LoggedIn> {
+  await deps.guard.beforeLogin(email, ip);
   const users = new UserRepository(deps.em);
   const user = await users.findByEmail(email);
   const stored = user ? await users.passwordHashOf(user.id) : undefined;
   const ok = await deps.hasher.verify(stored, password);
-  if (!user || !ok) throw invalidCredentials();
+  if (!user || !stored || !ok) {
+    await deps.guard.loginFailed(email, ip);
+    throw invalidCredentials();
+  }
+  await deps.guard.loginSucceeded(email, ip);
 
-  const now = new Date();
-  const session = await new SessionRepository(deps.em).start({
-    id: newId(),
-    userId: user.id,
-    createdAt: now,
-    expiresAt: new Date(now.getTime() + deps.sessionLifetimeSeconds * 1000),
-    revokedAt: null,
+  const newHash = deps.hasher.needsRehash(stored) ? await deps.hasher.hash(password) : undefined;
+  const tokens = await deps.em.transactional(async (em) => {
+    // The cost policy went up since this hash was made: upgrade it now that we hold the password.
+    if (newHash) await new UserRepository(em).setPasswordHash(user.id, newHash, new Date());
+    return startSession({ ...deps.sessions, em }, user.id);
   });
-  const accessToken = await deps.tokens.issue({ userId: user.id, sessionId: session.id }, now);
-  return { accessToken, user: toUserView(user) };
+  return { tokens, user: toUserView(user) };
 }

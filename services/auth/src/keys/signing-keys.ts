@@ -6,9 +6,9 @@
  * stays published until every token it signed has expired. Any replica can sign and every token verifies
  * everywhere, because they all read the same rows and pick the signer by time, not by who created it.
  */
-import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import type { AccessTokenAlgorithm } from '@todo/platform/auth';
+import type { AccessTokenAlgorithm, KeyResolver } from '@todo/platform/auth';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { type SigningKey, SigningKeySchema } from '../entities/signing-key.entity.ts';
 import { seal, unseal } from './key-encryption.ts';
@@ -111,6 +111,15 @@ export class SigningKeys {
     return this.#lifecycle(now)
       .filter((k) => k.unpublishAt === undefined || k.unpublishAt > now)
       .map((k) => ({ ...(k.key.row.publicJwk as JWK), kid: k.key.row.kid, alg: k.key.row.alg, use: 'sig' }));
+  }
+
+  /** Verification keys for this service's own bearer routes: the published set, read locally. */
+  resolver(): KeyResolver {
+    return async (header) => {
+      const jwk = this.published().find((k) => k.kid === header.kid && k.alg === header.alg);
+      if (!jwk) throw new Error(`no published key ${header.kid ?? '(none)'} for ${header.alg ?? '(none)'}`);
+      return createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
+    };
   }
 
   /** Keys ordered by activation, each with the moment it may leave the JWKS (undefined: still signing or upcoming). */

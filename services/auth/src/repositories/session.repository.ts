@@ -1,6 +1,8 @@
+import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { type Session, SessionSchema } from '../entities/session.entity.ts';
 
+/** Queries on sessions. Reads that precede a change take a row lock; call those inside a transaction. */
 export class SessionRepository {
   readonly #em: EntityManager;
 
@@ -8,8 +10,28 @@ export class SessionRepository {
     this.#em = em;
   }
 
-  async start(session: Session): Promise<Session> {
-    await this.#em.insert(SessionSchema, session);
-    return session;
+  add(session: Session): Session {
+    return this.#em.create(SessionSchema, session);
+  }
+
+  findById(id: string): Promise<Session | null> {
+    return this.#em.findOne(SessionSchema, { id });
+  }
+
+  /** Locks the row until the transaction ends, so concurrent refreshes of one session run one at a time. */
+  lockById(id: string): Promise<Session | null> {
+    return this.#em.findOne(SessionSchema, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+  }
+
+  liveOfUser(userId: string): Promise<Session[]> {
+    return this.#em.find(
+      SessionSchema,
+      { userId, revokedAt: null },
+      { lockMode: LockMode.PESSIMISTIC_WRITE, orderBy: { createdAt: 'asc' } },
+    );
+  }
+
+  allOfUser(userId: string): Promise<Session[]> {
+    return this.#em.find(SessionSchema, { userId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
   }
 }

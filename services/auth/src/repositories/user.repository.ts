@@ -32,6 +32,15 @@ export class UserRepository {
     return credential?.passwordHash;
   }
 
+  async setPasswordHash(userId: string, passwordHash: string, now: Date): Promise<void> {
+    await this.#em.nativeUpdate(CredentialSchema, { userId }, { passwordHash, updatedAt: now });
+  }
+
+  /** Deletes the user; its credential and sessions go with it (foreign keys cascade). */
+  async delete(userId: string): Promise<void> {
+    await this.#em.nativeDelete(UserSchema, { id: userId });
+  }
+
   /** Inserts the user and its credential together; a taken email is a ConflictError. */
   async create({ id, email, name, passwordHash, now }: NewUser): Promise<User> {
     const user = { id, email, name, createdAt: now, updatedAt: now };

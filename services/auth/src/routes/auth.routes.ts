@@ -1,23 +1,15 @@
 import Router from '@koa/router';
-import { parseBody, plainText } from '@todo/platform/http';
+import { requireAccessToken } from '@todo/platform/auth';
+import { parseBody, parseQuery, plainText } from '@todo/platform/http';
 import { z } from 'zod';
 import type { AuthAppDeps, AuthContextState } from '../app.ts';
 import { logIn } from '../domain/log-in.ts';
+import { logOut } from '../domain/log-out.ts';
+import { refresh } from '../domain/refresh.ts';
 import { registerUser } from '../domain/register-user.ts';
-
-const email = z
-  .string()
-  .trim()
-  .toLowerCase()
-  .pipe(
-    z.email({ message: 'Must be an email address.' }).max(254, { message: 'Must be at most 254 characters long.' }),
-  );
-
-const codePoints = (s: string) => [...s].length;
-const newPassword = z
-  .string()
-  .refine((s) => codePoints(s) >= 12, { message: 'Must be at least 12 characters long.' })
-  .refine((s) => codePoints(s) <= 256, { message: 'Must be at most 256 characters long.' });
+import type { IssuedTokens } from '../domain/sessions.ts';
+import type { UserView } from '../domain/user-view.ts';
+import { email, newPassword } from './fields.ts';
 
 const registerBody = z.strictObject({
   email,
@@ -25,16 +17,32 @@ const registerBody = z.strictObject({
   name: plainText({ min: 1, max: 200 }).optional(),
 });
 
-const loginBody = z.strictObject({
-  email,
-  password: z.string().min(1).max(1024),
+const loginBody = z.strictObject({ email, password: z.string().min(1).max(1024) });
+const refreshBody = z.strictObject({ refresh_token: z.string().min(1).max(512) });
+const logoutQuery = z.strictObject({ scope: z.enum(['local', 'others', 'global']).default('local') });
+
+/** RFC 6749 §5.1 names, so that standard OAuth clients read it. */
+const tokenResponse = (tokens: IssuedTokens, user: UserView) => ({
+  access_token: tokens.accessToken.token,
+  token_type: 'Bearer',
+  expires_in: tokens.accessToken.expiresIn,
+  refresh_token: tokens.refreshToken,
+  refresh_expires_in: tokens.refreshExpiresIn,
+  user,
 });
 
 export function authRoutes(deps: AuthAppDeps): Router<AuthContextState> {
   const router = new Router<AuthContextState>({ prefix: '/auth' });
+  const bearer = requireAccessToken({
+    keys: deps.keys.resolver(),
+    issuer: deps.config.JWT_ISSUER,
+    audience: deps.config.JWT_AUDIENCE,
+    realm: 'auth',
+  });
 
   router.post('/register', async (ctx) => {
     const input = parseBody(registerBody, ctx.request.body);
+    await deps.guard.register(ctx.ip);
     const user = await registerUser({ em: ctx.state.em, hasher: deps.hasher }, input);
     ctx.status = 201;
     ctx.set('Location', '/auth/me');
@@ -43,23 +51,32 @@ export function authRoutes(deps: AuthAppDeps): Router<AuthContextState> {
 
   router.post('/login', async (ctx) => {
     const input = parseBody(loginBody, ctx.request.body);
-    const { accessToken, user } = await logIn(
-      {
-        em: ctx.state.em,
-        hasher: deps.hasher,
-        tokens: deps.tokens,
-        sessionLifetimeSeconds: deps.config.SESSION_LIFETIME_SECONDS,
-      },
-      input,
+    const { tokens, user } = await logIn(
+      { em: ctx.state.em, hasher: deps.hasher, guard: deps.guard, sessions: deps.sessions },
+      { ...input, ip: ctx.ip },
     );
-    // RFC 6749 §5.1: token responses are never cached.
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = {
-      access_token: accessToken.token,
-      token_type: 'Bearer',
-      expires_in: accessToken.expiresIn,
-      user,
-    };
+    ctx.body = tokenResponse(tokens, user);
+  });
+
+  router.post('/refresh', async (ctx) => {
+    const input = parseBody(refreshBody, ctx.request.body);
+    const { tokens, user } = await refresh(
+      { ...deps.sessions, em: ctx.state.em, guard: deps.guard },
+      input.refresh_token,
+    );
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = tokenResponse(tokens, user);
+  });
+
+  router.post('/logout', bearer, async (ctx) => {
+    const { scope } = parseQuery(logoutQuery, ctx.query);
+    await logOut(
+      { em: ctx.state.em, outbox: deps.outbox, settings: deps.sessions.settings },
+      ctx.state.principal,
+      scope,
+    );
+    ctx.status = 204;
   });
 
   return router;

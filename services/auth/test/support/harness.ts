@@ -3,13 +3,25 @@
  * template, real NATS, ephemeral ports. Exported as `@todo/auth-service/testing` for the todo tests.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { loadConfig } from '@todo/platform/config';
 import { migrateDatabase } from '@todo/platform/db';
 import { createLogger } from '@todo/platform/logger';
-import { cloneDatabase, type HttpClient, httpClient, type TestDatabase, uniqueName } from '@todo/testkit';
+import {
+  cloneDatabase,
+  type HttpClient,
+  httpClient,
+  openApiContract,
+  type TestDatabase,
+  uniqueName,
+} from '@todo/testkit';
+import pg from 'pg';
 import { inject } from 'vitest';
 import { type AuthConfig, authConfigSchema, authMigrationConfigSchema } from '../../src/config.ts';
 import { databaseOptions, type RunningAuthService, startAuthService } from '../../src/service.ts';
+
+/** Every response a test receives from the auth API is checked against this document. */
+export const AUTH_SPEC = fileURLToPath(new URL('../../../../specs/api/auth.openapi.yaml', import.meta.url));
 
 export const testLogger = (service: string) =>
   createLogger({ service, level: (process.env.TEST_LOG_LEVEL as 'silent' | undefined) ?? 'silent' });
@@ -24,6 +36,16 @@ export interface TestUser {
   email: string;
   password: string;
   accessToken: string;
+  refreshToken: string;
+}
+
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  refresh_token: string;
+  refresh_expires_in: number;
+  user: { id: string; email: string; name: string | null; createdAt: string };
 }
 
 export interface AuthHarness {
@@ -36,6 +58,10 @@ export interface AuthHarness {
   jwksUrl: string;
   /** Registers a fresh user and logs in. */
   newUser(overrides?: { email?: string; password?: string; name?: string }): Promise<TestUser>;
+  /** Logs in (a new session) and fails the test unless it works. */
+  logIn(email: string, password: string): Promise<TokenResponse>;
+  /** Runs SQL against this service's database, to arrange what only time could (expired sessions…). */
+  sql(text: string, values?: unknown[]): Promise<Record<string, unknown>[]>;
   stop(): Promise<void>;
 }
 
@@ -61,14 +87,32 @@ export async function startAuth(options: StartAuthOptions = {}): Promise<AuthHar
     AUTH_KEK: randomBytes(32).toString('base64'),
     JWT_ISSUER: 'http://auth.test',
     JWT_AUDIENCE: 'todo-api',
+    // Test files register many users from 127.0.0.1; the registration limit has its own test.
+    REGISTER_MAX_PER_IP_PER_HOUR: '10000',
     ...options.env,
   });
   const service = await startAuthService(config, testLogger('auth'));
-  const http = httpClient(service.api.url);
+  const http = httpClient(service.api.url, { contract: openApiContract(AUTH_SPEC) });
+
+  async function logIn(email: string, password: string): Promise<TokenResponse> {
+    const login = await http.post<TokenResponse>('/auth/login', { email, password });
+    if (login.status !== 200) throw new Error(`login failed: ${login.status} ${login.text}`);
+    return login.body;
+  }
 
   return {
     config,
     service,
+    logIn,
+    async sql(text, values = []) {
+      const client = new pg.Client({ connectionString: database.url });
+      await client.connect();
+      try {
+        return (await client.query(text, values)).rows;
+      } finally {
+        await client.end();
+      }
+    },
     database,
     http,
     ops: httpClient(service.ops.url),
@@ -83,9 +127,14 @@ export async function startAuth(options: StartAuthOptions = {}): Promise<AuthHar
         ...(overrides.name ? { name: overrides.name } : {}),
       });
       if (registered.status !== 201) throw new Error(`register failed: ${registered.status} ${registered.text}`);
-      const login = await http.post<{ access_token: string }>('/auth/login', { email, password });
-      if (login.status !== 200) throw new Error(`login failed: ${login.status} ${login.text}`);
-      return { id: registered.body.id, email, password, accessToken: login.body.access_token };
+      const login = await logIn(email, password);
+      return {
+        id: registered.body.id,
+        email,
+        password,
+        accessToken: login.access_token,
+        refreshToken: login.refresh_token,
+      };
     },
     async stop() {
       await service.stop();

@@ -32,6 +32,11 @@ export class TodoRepository {
     return this.#em.find(TodoSchema, where, { orderBy: { createdAt: 'desc', id: 'desc' }, limit });
   }
 
+  /** Every todo of an owner, for an account deletion. Returns how many went. */
+  deleteAllOf(ownerId: string): Promise<number> {
+    return this.#em.nativeDelete(TodoSchema, { ownerId });
+  }
+
   async insert(ownerId: string, todo: Omit<Todo, 'ownerId'>): Promise<Todo> {
     const row = { ...todo, ownerId };
     await this.#em.insert(TodoSchema, row);

@@ -1,0 +1,30 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Principal } from '@todo/platform/auth';
+import { UnauthorizedError } from '@todo/platform/errors';
+import type { Session } from '../entities/session.entity.ts';
+import type { User } from '../entities/user.entity.ts';
+import { SessionRepository } from '../repositories/session.repository.ts';
+import { UserRepository } from '../repositories/user.repository.ts';
+import { isLive, type SessionSettings } from './sessions.ts';
+
+const ended = () =>
+  new UnauthorizedError('The session of this access token has ended.', {
+    code: 'invalid_token',
+    challenge: 'Bearer realm="auth", error="invalid_token", error_description="The session has ended."',
+  });
+
+/**
+ * The auth service is the source of truth for sessions, so its own bearer routes check the session row
+ * rather than the event-fed revocation list the other services use.
+ */
+export async function currentSession(
+  em: EntityManager,
+  principal: Principal,
+  settings: SessionSettings,
+): Promise<{ session: Session; user: User }> {
+  const session = await new SessionRepository(em).findById(principal.sessionId);
+  if (!session || session.userId !== principal.userId || !isLive(session, settings, new Date())) throw ended();
+  const user = await new UserRepository(em).findById(principal.userId);
+  if (!user) throw ended();
+  return { session, user };
+}

@@ -1,0 +1,170 @@
+/**
+ * Sessions and their tokens (RFC 9700 §4.14): each refresh spends the presented refresh token and hands
+ * out its successor; a spent token presented again within the reuse interval gets the current successor
+ * (two tabs, a retried request), and past it the replay is treated as theft: the whole session ends.
+ */
+import { randomBytes } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { newId } from '@todo/platform/db';
+import { UnauthorizedError } from '@todo/platform/errors';
+import { type Outbox, SESSION_REVOKED, type SessionRevoked } from '@todo/platform/events';
+import type { Session } from '../entities/session.entity.ts';
+import { seal, unseal } from '../keys/key-encryption.ts';
+import { SessionRepository } from '../repositories/session.repository.ts';
+import type { AccessTokenIssuer, IssuedAccessToken } from './access-tokens.ts';
+import { isAuthentic, mintRefreshToken, parseRefreshToken } from './refresh-tokens.ts';
+
+export interface SessionSettings {
+  lifetimeSeconds: number;
+  idleTimeoutSeconds: number;
+  reuseIntervalSeconds: number;
+}
+
+export interface SessionDeps {
+  em: EntityManager;
+  kek: Buffer;
+  tokens: AccessTokenIssuer;
+  outbox: Outbox;
+  settings: SessionSettings;
+}
+
+export interface IssuedTokens {
+  accessToken: IssuedAccessToken;
+  refreshToken: string;
+  refreshExpiresIn: number;
+}
+
+export type RevocationReason = SessionRevoked['reason'];
+
+export const invalidGrant = (detail = 'The refresh token is invalid, expired or already used.') =>
+  new UnauthorizedError(detail, { code: 'invalid_grant' });
+
+const secretAad = (sessionId: string) => `session:${sessionId}`;
+const epochSeconds = (d: Date) => Math.floor(d.getTime() / 1000);
+
+/** When the session ends if nothing happens: the earlier of its absolute end and its idle end. */
+export function sessionEndsAt(session: Session, settings: SessionSettings): Date {
+  const idleEnd = session.lastActiveAt.getTime() + settings.idleTimeoutSeconds * 1000;
+  return new Date(Math.min(session.expiresAt.getTime(), idleEnd));
+}
+
+export const isLive = (session: Session, settings: SessionSettings, now: Date): boolean =>
+  session.revokedAt === null && sessionEndsAt(session, settings) > now;
+
+async function issue(deps: SessionDeps, session: Session, secret: Buffer, now: Date): Promise<IssuedTokens> {
+  const accessToken = await deps.tokens.issue(
+    { userId: session.userId, sessionId: session.id, clientId: session.clientId },
+    now,
+  );
+  const expires = new Date(accessToken.expiresAt * 1000);
+  if (expires > session.accessExpiresAt) session.accessExpiresAt = expires;
+  return {
+    accessToken,
+    refreshToken: mintRefreshToken(secret, session.id, session.counter),
+    refreshExpiresIn: Math.max(0, Math.floor((sessionEndsAt(session, deps.settings).getTime() - now.getTime()) / 1000)),
+  };
+}
+
+/** Starts a session for a user who just proved who they are. Call inside a transaction. */
+export async function startSession(deps: SessionDeps, userId: string, now = new Date()): Promise<IssuedTokens> {
+  const id = newId();
+  const secret = randomBytes(32);
+  const session = new SessionRepository(deps.em).add({
+    id,
+    userId,
+    clientId: 'todo-web',
+    secretSealed: seal(deps.kek, secret, secretAad(id)),
+    counter: 0,
+    rotatedAt: now,
+    lastActiveAt: now,
+    createdAt: now,
+    expiresAt: new Date(now.getTime() + deps.settings.lifetimeSeconds * 1000),
+    accessExpiresAt: now,
+    revokedAt: null,
+    revokedReason: null,
+  });
+  return issue(deps, session, secret, now);
+}
+
+/**
+ * Checks a presented refresh token without locking anything: shape, session, MAC. Returns the session id
+ * so that the caller can rate-limit per session before taking the lock.
+ */
+export async function authenticateRefreshToken(deps: Pick<SessionDeps, 'em' | 'kek'>, token: string): Promise<string> {
+  const parts = parseRefreshToken(token);
+  if (!parts) throw invalidGrant();
+  const session = await new SessionRepository(deps.em).findById(parts.sessionId);
+  if (!session) throw invalidGrant();
+  const secret = unseal(deps.kek, Buffer.from(session.secretSealed), secretAad(session.id));
+  if (!isAuthentic(secret, parts)) throw invalidGrant();
+  return session.id;
+}
+
+export type RefreshOutcome =
+  | { kind: 'issued'; tokens: IssuedTokens; userId: string }
+  | { kind: 'rejected'; detail: string };
+
+/**
+ * Rotates the session of an authentic refresh token. Runs in the caller's transaction and never throws for
+ * a replay: the revocation it records must commit, so the caller commits first and then refuses.
+ */
+export async function rotateSession(deps: SessionDeps, token: string, now = new Date()): Promise<RefreshOutcome> {
+  const parts = parseRefreshToken(token);
+  const session = parts ? await new SessionRepository(deps.em).lockById(parts.sessionId) : null;
+  if (!parts || !session) return { kind: 'rejected', detail: 'The refresh token is invalid, expired or already used.' };
+  const secret = unseal(deps.kek, Buffer.from(session.secretSealed), secretAad(session.id));
+  if (!isAuthentic(secret, parts))
+    return { kind: 'rejected', detail: 'The refresh token is invalid, expired or already used.' };
+  if (!isLive(session, deps.settings, now)) return { kind: 'rejected', detail: 'The session has ended. Log in again.' };
+
+  const withinReuseInterval = now.getTime() - session.rotatedAt.getTime() <= deps.settings.reuseIntervalSeconds * 1000;
+  if (parts.counter === session.counter) {
+    session.counter += 1;
+    session.rotatedAt = now;
+  } else if (!(parts.counter === session.counter - 1 && withinReuseInterval)) {
+    revoke(deps, session, 'refresh_token_reuse', now);
+    return { kind: 'rejected', detail: 'This refresh token was already used. The session has been ended for safety.' };
+  }
+  // Either a fresh rotation, or the just-spent predecessor within the interval: hand out the current successor.
+  session.lastActiveAt = now;
+  return { kind: 'issued', tokens: await issue(deps, session, secret, now), userId: session.userId };
+}
+
+/** Ends a session and records the event that makes its access tokens stop working everywhere. */
+export function revoke(
+  deps: Pick<SessionDeps, 'em' | 'outbox'>,
+  session: Session,
+  reason: RevocationReason,
+  now: Date,
+): void {
+  if (session.revokedAt !== null) return;
+  session.revokedAt = now;
+  session.revokedReason = reason;
+  deps.outbox.enqueue(deps.em, SESSION_REVOKED, {
+    sessionId: session.id,
+    userId: session.userId,
+    reason,
+    tokensExpireBy: epochSeconds(session.accessExpiresAt),
+  });
+}
+
+export type LogoutScope = 'local' | 'others' | 'global';
+
+/** Ends the caller's session, every other one, or all of them. Call inside a transaction. */
+export async function endSessions(
+  deps: Pick<SessionDeps, 'em' | 'outbox'>,
+  {
+    userId,
+    sessionId,
+    scope,
+    reason,
+  }: { userId: string; sessionId: string; scope: LogoutScope; reason: RevocationReason },
+  now = new Date(),
+): Promise<number> {
+  const sessions = await new SessionRepository(deps.em).liveOfUser(userId);
+  const doomed = sessions.filter((s) =>
+    scope === 'local' ? s.id === sessionId : scope === 'others' ? s.id !== sessionId : true,
+  );
+  for (const session of doomed) revoke(deps, session, reason, now);
+  return doomed.length;
+}

@@ -1,0 +1,48 @@
+import Router from '@koa/router';
+import { requireAccessToken } from '@todo/platform/auth';
+import { parseBody } from '@todo/platform/http';
+import { z } from 'zod';
+import type { AuthAppDeps, AuthContextState } from '../app.ts';
+import { changePassword, deleteAccount, getMe } from '../domain/manage-account.ts';
+import { newPassword } from './fields.ts';
+
+const passwordChangeBody = z.strictObject({ currentPassword: z.string().min(1).max(1024), newPassword });
+const deleteBody = z.strictObject({ password: z.string().min(1).max(1024) });
+
+/** The signed-in user's own account. Every route needs a bearer token of a live session. */
+export function meRoutes(deps: AuthAppDeps): Router<AuthContextState> {
+  const router = new Router<AuthContextState>({ prefix: '/auth/me' });
+  router.use(
+    requireAccessToken({
+      keys: deps.keys.resolver(),
+      issuer: deps.config.JWT_ISSUER,
+      audience: deps.config.JWT_AUDIENCE,
+      realm: 'auth',
+    }),
+  );
+  const account = (em: AuthContextState['em']) => ({
+    em,
+    hasher: deps.hasher,
+    guard: deps.guard,
+    outbox: deps.outbox,
+    settings: deps.sessions.settings,
+  });
+
+  router.get('/', async (ctx) => {
+    ctx.body = await getMe(account(ctx.state.em), ctx.state.principal);
+  });
+
+  router.put('/password', async (ctx) => {
+    const input = parseBody(passwordChangeBody, ctx.request.body);
+    await changePassword(account(ctx.state.em), ctx.state.principal, input);
+    ctx.status = 204;
+  });
+
+  router.delete('/', async (ctx) => {
+    const input = parseBody(deleteBody, ctx.request.body);
+    await deleteAccount(account(ctx.state.em), ctx.state.principal, input);
+    ctx.status = 204;
+  });
+
+  return router;
+}

@@ -1,0 +1,56 @@
+import { decodeProtectedHeader } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AuthHarness, startAuth } from './support/harness.ts';
+
+describe('verifiers and gateways discover the keys and endpoints', () => {
+  let auth: AuthHarness;
+  beforeAll(async () => {
+    auth = await startAuth();
+  });
+  afterAll(() => auth?.stop());
+
+  it('the JWKS holds public halves only, and may be cached no longer than a key waits before signing', async () => {
+    const res = await auth.http.get<{ keys: Record<string, string>[] }>('/.well-known/jwks.json');
+    expect(res.status).toBe(200);
+    expect(res.body.keys.length).toBeGreaterThan(0);
+    for (const key of res.body.keys) {
+      expect(key).not.toHaveProperty('d');
+      expect(key).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' });
+    }
+    const maxAge = Number(/max-age=(\d+)/.exec(res.headers.get('cache-control') ?? '')?.[1]);
+    expect(res.headers.get('cache-control')).toMatch(/^public/);
+    expect(maxAge).toBeLessThanOrEqual(auth.config.SIGNING_KEY_ACTIVATION_DELAY_SECONDS);
+  });
+
+  it('the OpenID discovery document points at the JWKS and the token endpoint', async () => {
+    const res = await auth.http.get<Record<string, unknown>>('/.well-known/openid-configuration');
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      issuer: auth.config.JWT_ISSUER,
+      jwks_uri: `${auth.config.JWT_ISSUER}/.well-known/jwks.json`,
+      token_endpoint: `${auth.config.JWT_ISSUER}/auth/login`,
+      id_token_signing_alg_values_supported: ['ES256'],
+    });
+  });
+
+  it('nothing private ever reaches the database in the clear', async () => {
+    const rows = await auth.sql('select private_jwk_sealed from auth.signing_keys');
+    for (const row of rows) expect((row.private_jwk_sealed as Buffer).toString('latin1')).not.toContain('"d"');
+  });
+});
+
+describe('EdDSA can be chosen instead of ES256', () => {
+  let auth: AuthHarness;
+  beforeAll(async () => {
+    auth = await startAuth({ env: { JWT_ALGORITHM: 'EdDSA' } });
+  });
+  afterAll(() => auth?.stop());
+
+  it('signs with Ed25519 and publishes an OKP key', async () => {
+    const user = await auth.newUser();
+    expect(decodeProtectedHeader(user.accessToken)).toMatchObject({ alg: 'EdDSA', typ: 'at+jwt' });
+    const jwks = await auth.http.get<{ keys: Record<string, string>[] }>('/.well-known/jwks.json');
+    expect(jwks.body.keys[0]).toMatchObject({ kty: 'OKP', crv: 'Ed25519', alg: 'EdDSA' });
+    expect((await auth.http.get('/auth/me', { token: user.accessToken })).status).toBe(200);
+  });
+});

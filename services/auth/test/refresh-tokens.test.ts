@@ -1,0 +1,118 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AuthHarness, startAuth, type TestUser, type TokenResponse } from './support/harness.ts';
+
+describe('refresh tokens rotate, and a stolen one ends the session', () => {
+  let auth: AuthHarness;
+  beforeAll(async () => {
+    auth = await startAuth();
+  });
+  afterAll(() => auth?.stop());
+
+  const refresh = (token: string) => auth.http.post<TokenResponse>('/auth/refresh', { refresh_token: token });
+  const sessionsOf = (userId: string) =>
+    auth.sql('select id, counter, revoked_reason from auth.sessions where user_id = $1', [userId]);
+  /** Moves the session's last rotation into the past, as if `seconds` had gone by. */
+  const age = (userId: string, seconds: number) =>
+    auth.sql(`update auth.sessions set rotated_at = rotated_at - make_interval(secs => $2) where user_id = $1`, [
+      userId,
+      seconds,
+    ]);
+
+  it('a refresh returns a new pair and spends the old refresh token', async () => {
+    const user = await auth.newUser();
+    const first = await refresh(user.refreshToken);
+    expect(first.status).toBe(200);
+    expect(first.headers.get('cache-control')).toBe('no-store');
+    expect(first.body.refresh_token).not.toBe(user.refreshToken);
+    expect(first.body.access_token).not.toBe(user.accessToken);
+    expect(first.body.refresh_expires_in).toBeGreaterThan(0);
+    expect(first.body.user.id).toBe(user.id);
+
+    const second = await refresh(first.body.refresh_token);
+    expect(second.status).toBe(200);
+    expect((await sessionsOf(user.id)).map((s) => s.counter)).toEqual([2]);
+  });
+
+  it('refresh tokens are opaque, long and unguessable: no two alike, at least 256 bits of MAC', async () => {
+    const user = await auth.newUser();
+    const again = await auth.logIn(user.email, user.password);
+    expect(again.refresh_token).not.toBe(user.refreshToken);
+    const mac = user.refreshToken.split('.').at(-1) ?? '';
+    expect(Buffer.from(mac, 'base64url').length).toBeGreaterThanOrEqual(32);
+    const stored = JSON.stringify(await auth.sql('select * from auth.sessions where user_id = $1', [user.id]));
+    expect(stored).not.toContain(mac);
+  });
+
+  it('the just-spent token presented again within the reuse interval gets the same successor (two tabs)', async () => {
+    const user = await auth.newUser();
+    const a = await refresh(user.refreshToken);
+    const b = await refresh(user.refreshToken);
+    expect(a.status).toBe(200);
+    expect(b.status).toBe(200);
+    expect(b.body.refresh_token).toBe(a.body.refresh_token);
+    expect(await sessionsOf(user.id)).toEqual([expect.objectContaining({ counter: 1, revoked_reason: null })]);
+    // and the successor itself still works
+    expect((await refresh(a.body.refresh_token)).status).toBe(200);
+  });
+
+  it('two concurrent refreshes of one token both succeed, with no 500 and no second session', async () => {
+    const user = await auth.newUser();
+    const results = await Promise.all(Array.from({ length: 5 }, () => refresh(user.refreshToken)));
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+    expect(new Set(results.map((r) => r.body.refresh_token)).size).toBe(1);
+    const sessions = await sessionsOf(user.id);
+    expect(sessions).toHaveLength(1);
+    expect(sessions[0]).toMatchObject({ counter: 1, revoked_reason: null });
+  });
+
+  it('replaying a spent token after the reuse interval revokes the whole session: every token of it dies', async () => {
+    const user: TestUser = await auth.newUser();
+    const next = await refresh(user.refreshToken);
+    await age(user.id, auth.config.REFRESH_REUSE_INTERVAL_SECONDS + 1);
+
+    const replay = await refresh(user.refreshToken);
+    expect(replay.status).toBe(401);
+    expect(replay.body).toMatchObject({ type: expect.stringMatching(/invalid-grant$/) });
+    // The legitimate holder's current token is dead too, and so is the session's access token.
+    expect((await refresh(next.body.refresh_token)).status).toBe(401);
+    expect((await auth.http.get('/auth/me', { token: next.body.access_token })).status).toBe(401);
+    expect(await sessionsOf(user.id)).toEqual([expect.objectContaining({ revoked_reason: 'refresh_token_reuse' })]);
+  });
+
+  it('an older ancestor is a replay even inside the interval', async () => {
+    const user = await auth.newUser();
+    const one = await refresh(user.refreshToken);
+    await refresh(one.body.refresh_token);
+    expect((await refresh(user.refreshToken)).status).toBe(401);
+    expect((await sessionsOf(user.id))[0]).toMatchObject({ revoked_reason: 'refresh_token_reuse' });
+  });
+
+  it('a forged token (right session, wrong MAC) is refused without ending the session', async () => {
+    const user = await auth.newUser();
+    const [v, sid, counter] = user.refreshToken.split('.');
+    const forged = `${v}.${sid}.${counter}.${Buffer.alloc(32, 7).toString('base64url')}`;
+    expect((await refresh(forged)).status).toBe(401);
+    expect((await refresh(user.refreshToken)).status).toBe(200);
+  });
+
+  it('garbage, an unknown session and a missing field are refused cleanly', async () => {
+    expect((await refresh('garbage')).status).toBe(401);
+    expect((await refresh(`v1.${crypto.randomUUID()}.0.${Buffer.alloc(32).toString('base64url')}`)).status).toBe(401);
+    expect((await auth.http.post('/auth/refresh', {})).status).toBe(422);
+  });
+
+  it('a session ends after its absolute lifetime and after inactivity', async () => {
+    const stale = await auth.newUser();
+    await auth.sql(`update auth.sessions set last_active_at = now() - make_interval(secs => $2) where user_id = $1`, [
+      stale.id,
+      auth.config.SESSION_IDLE_TIMEOUT_SECONDS + 1,
+    ]);
+    expect((await refresh(stale.refreshToken)).status).toBe(401);
+
+    const old = await auth.newUser();
+    await auth.sql(`update auth.sessions set expires_at = now() - interval '1 second' where user_id = $1`, [old.id]);
+    const res = await refresh(old.refreshToken);
+    expect(res.status).toBe(401);
+    expect(res.body).toMatchObject({ detail: expect.stringMatching(/ended/) });
+  });
+});
