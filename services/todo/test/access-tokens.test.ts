@@ -1,6 +1,6 @@
 import { createHmac, createPublicKey, generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
 import type { TestUser } from '@todo/auth-service/testing';
-import { type JWTPayload, SignJWT } from 'jose';
+import { decodeProtectedHeader, type JWTPayload, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack } from './support/stack.ts';
 
@@ -139,8 +139,38 @@ describe('the todo API accepts only genuine, current access tokens', () => {
     await expectRejected(await forge({ sid: undefined }));
   });
 
+  it('an EdDSA header on a token signed with the ES256 key is refused (no algorithm confusion)', async () => {
+    await expectRejected(
+      await forge({}, { alg: 'EdDSA' }).catch(async () => {
+        // jose will not sign EdDSA with an EC key, so build the confused token by hand.
+        const good = await forge();
+        const [, payload, signature] = good.split('.');
+        const active = stack.auth.service.keys.active();
+        return `${b64({ alg: 'EdDSA', kid: active.kid, typ: 'at+jwt' })}.${payload}.${signature}`;
+      }),
+    );
+  });
+
   it('garbage is refused without a 500', async () => {
     await expectRejected('not.a.jwt');
     await expectRejected('x');
+  });
+});
+
+describe('an auth service configured for EdDSA issues tokens the todo service accepts', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ authEnv: { JWT_ALGORITHM: 'EdDSA' } });
+  });
+  afterAll(() => stack?.stop());
+
+  it('accepts an Ed25519-signed access token and still refuses a tampered one', async () => {
+    const user = await stack.auth.newUser();
+    expect(decodeProtectedHeader(user.accessToken).alg).toBe('EdDSA');
+    expect((await stack.api.get('/todos', { token: user.accessToken })).status).toBe(200);
+    const [h, p, s] = user.accessToken.split('.');
+    const claims = JSON.parse(Buffer.from(p ?? '', 'base64url').toString());
+    const tampered = `${h}.${b64({ ...claims, sub: randomUUID() })}.${s}`;
+    expect((await stack.api.get('/todos', { token: tampered })).status).toBe(401);
   });
 });

@@ -25,28 +25,40 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
+/** Another todo replica beside the stack's, sharing its database, broker namespace and auth service. */
+export async function startTodoReplica(
+  stack: Stack,
+  env: Record<string, string> = {},
+): Promise<{ service: RunningTodoService; api: HttpClient; stop(): Promise<void> }> {
+  const service = await startTodoService(todoConfigFor(stack.auth, stack.auth.database.url, env), testLogger('todo'));
+  return { service, api: httpClient(service.api.url), stop: () => service.stop() };
+}
+
 export interface StackOptions {
   authEnv?: Record<string, string>;
   todoEnv?: Record<string, string>;
 }
 
-export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const database = await cloneDatabase(inject('databaseServerUrl'), inject('databaseTemplate'));
-  const eventsNamespace = uniqueName('ns');
-  const auth = await startAuth({ database, eventsNamespace, env: options.authEnv ?? {} });
-  const todoConfig = loadConfig(todoConfigSchema, {
+function todoConfigFor(auth: AuthHarness, databaseUrl: string, env: Record<string, string> = {}): TodoConfig {
+  return loadConfig(todoConfigSchema, {
     NODE_ENV: 'test',
     HOST: '127.0.0.1',
     PORT: '0',
     OPS_PORT: '0',
-    DATABASE_URL: database.url,
+    DATABASE_URL: databaseUrl,
     NATS_URL: inject('natsUrl'),
-    EVENTS_NAMESPACE: eventsNamespace,
+    EVENTS_NAMESPACE: auth.config.EVENTS_NAMESPACE,
     AUTH_JWKS_URL: auth.jwksUrl,
     JWT_ISSUER: auth.config.JWT_ISSUER,
     JWT_AUDIENCE: auth.config.JWT_AUDIENCE,
-    ...options.todoEnv,
+    ...env,
   });
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const database = await cloneDatabase(inject('databaseServerUrl'), inject('databaseTemplate'));
+  const auth = await startAuth({ database, eventsNamespace: uniqueName('ns'), env: options.authEnv ?? {} });
+  const todoConfig = todoConfigFor(auth, database.url, options.todoEnv);
   const todo = await startTodoService(todoConfig, testLogger('todo'));
   return {
     auth,

@@ -1,0 +1,86 @@
+import type { TestUser } from '@todo/auth-service/testing';
+import { waitFor } from '@todo/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Stack, startStack, startTodoReplica } from './support/stack.ts';
+
+/** How soon a running todo service must refuse a token whose session ended. */
+const PROPAGATION_DEADLINE_MS = 2_000;
+
+describe('an ended session stops working on the todo service within seconds, not at token expiry', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(() => stack?.stop());
+
+  const todoStatus = async (token: string) => (await stack.api.get('/todos', { token })).status;
+  const refusedSoon = (token: string, what: string) =>
+    waitFor(async () => (await todoStatus(token)) === 401, { timeoutMs: PROPAGATION_DEADLINE_MS, what });
+
+  it('after logout, the access token is refused by the todo service within 2 s', async () => {
+    const user = await stack.auth.newUser();
+    expect(await todoStatus(user.accessToken)).toBe(200);
+    expect((await stack.auth.http.post('/auth/logout', undefined, { token: user.accessToken })).status).toBe(204);
+    await refusedSoon(user.accessToken, 'the logged-out token to be refused');
+    const res = await stack.api.get('/todos', { token: user.accessToken });
+    expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"');
+    expect(res.body).toMatchObject({ detail: 'The access token was revoked.' });
+  });
+
+  it('after a password change, the other devices are out and this one stays in', async () => {
+    const user = await stack.auth.newUser();
+    const phone = await stack.auth.logIn(user.email, user.password);
+    const changed = await stack.auth.http.put(
+      '/auth/me/password',
+      { currentPassword: user.password, newPassword: 'the new and longer passphrase' },
+      { token: user.accessToken },
+    );
+    expect(changed.status).toBe(204);
+    await refusedSoon(phone.access_token, "the other device's token to be refused");
+    expect(await todoStatus(user.accessToken)).toBe(200);
+  });
+
+  it('a refresh-token replay kills the access tokens of the whole session', async () => {
+    const user: TestUser = await stack.auth.newUser();
+    const next = await stack.auth.http.post<{ access_token: string }>('/auth/refresh', {
+      refresh_token: user.refreshToken,
+    });
+    await stack.auth.sql(`update auth.sessions set rotated_at = rotated_at - interval '1 hour' where user_id = $1`, [
+      user.id,
+    ]);
+    expect((await stack.auth.http.post('/auth/refresh', { refresh_token: user.refreshToken })).status).toBe(401);
+    await refusedSoon(next.body.access_token, 'the stolen session to be refused');
+  });
+
+  it('a deleted account loses its tokens at once and its todos shortly after', async () => {
+    const user = await stack.auth.newUser();
+    for (const title of ['one', 'two']) {
+      expect((await stack.api.post('/todos', { title }, { token: user.accessToken })).status).toBe(201);
+    }
+    const deleted = await stack.auth.http.delete('/auth/me', {
+      token: user.accessToken,
+      body: { password: user.password },
+    });
+    expect(deleted.status).toBe(204);
+    await refusedSoon(user.accessToken, "the deleted user's token to be refused");
+    await waitFor(
+      async () => {
+        const [row] = await stack.auth.sql('select count(*)::int as n from todo.todos where owner_id = $1', [user.id]);
+        return row?.n === 0;
+      },
+      { timeoutMs: 5_000, what: "the deleted user's todos to be removed" },
+    );
+  });
+
+  it('a todo replica started after the logout refuses the token from its first request', async () => {
+    const user = await stack.auth.newUser();
+    expect((await stack.auth.http.post('/auth/logout', undefined, { token: user.accessToken })).status).toBe(204);
+    await refusedSoon(user.accessToken, 'the first replica to learn of the logout');
+    const late = await startTodoReplica(stack);
+    try {
+      expect((await late.api.get('/todos', { token: user.accessToken })).status).toBe(401);
+    } finally {
+      await late.stop();
+    }
+  });
+});
