@@ -25,5 +25,7 @@ export const todoConfigSchema = baseConfigSchema.extend({
   JWKS_COOLDOWN_SECONDS: env.int(30, 0, 3_600),
   // At least the longest access-token lifetime the auth service may be configured with (1 h), plus margin.
   REVOCATION_REPLAY_SECONDS: env.int(3_900, 60, 7 * 86_400),
+  // How long a request waits for an earlier one holding the same Idempotency-Key before it gets a 409.
+  IDEMPOTENCY_WAIT_MS: env.int(5_000, 1, 60_000),
 });
 export type TodoConfig = z.infer<typeof todoConfigSchema>;

@@ -16,6 +16,7 @@ import { entities } from './entities/index.ts';
 import { forgetDeletedUsers } from './events/forget-deleted-users.ts';
 import { followRevocations } from './events/revocation-feed.ts';
 import { migrations } from './migrations/index.ts';
+import { IdempotencyKeyRepository } from './repositories/idempotency-key.repository.ts';
 
 export const SERVICE_NAME = 'todo';
 
@@ -76,6 +77,12 @@ export async function startTodoService(config: TodoConfig, logger: Logger): Prom
   const forgetter = await forgetDeletedUsers({ js, jsm, orm, namespace, logger });
   const pruneRevocations = setInterval(() => revocations.prune(), 60_000);
   pruneRevocations.unref();
+  const expireKeys = setInterval(() => {
+    new IdempotencyKeyRepository(orm.em.fork())
+      .expire()
+      .catch((err: unknown) => logger.warn({ err }, 'could not expire idempotency keys'));
+  }, 3_600_000);
+  expireKeys.unref();
   const metrics = createMetrics(SERVICE_NAME);
   let draining = false;
 
@@ -104,6 +111,7 @@ export async function startTodoService(config: TodoConfig, logger: Logger): Prom
       draining = true;
       if (config.SHUTDOWN_DELAY_MS > 0) await new Promise((r) => setTimeout(r, config.SHUTDOWN_DELAY_MS));
       clearInterval(pruneRevocations);
+      clearInterval(expireKeys);
       await api.close(config.SHUTDOWN_TIMEOUT_MS);
       await ops.close(1_000);
       await Promise.all([feed.stop(), forgetter.stop()]);

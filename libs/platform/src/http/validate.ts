@@ -38,12 +38,16 @@ export const parseHeaders = <S extends z.ZodType>(schema: S, headers: unknown): 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const FORBIDDEN_CONTROLS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
 
-/** A trimmed string without control characters, its length counted in Unicode code points. */
+/** A trimmed, well-formed string without control characters, its length counted in Unicode code points. */
 export function plainText({ min, max }: { min: number; max: number }) {
-  return z
-    .string()
-    .trim()
-    .refine((s) => !FORBIDDEN_CONTROLS.test(s), { message: 'Must not contain control characters.' })
-    .refine((s) => [...s].length >= min, { message: `Must be at least ${min} characters long.` })
-    .refine((s) => [...s].length <= max, { message: `Must be at most ${max} characters long.` });
+  return (
+    z
+      .string()
+      .trim()
+      .refine((s) => !FORBIDDEN_CONTROLS.test(s), { message: 'Must not contain control characters.' })
+      // A lone surrogate (\ud800 in JSON) is not text; PostgreSQL would store it as U+FFFD and change the data.
+      .refine((s) => s.isWellFormed(), { message: 'Must be valid Unicode text.' })
+      .refine((s) => [...s].length >= min, { message: `Must be at least ${min} characters long.` })
+      .refine((s) => [...s].length <= max, { message: `Must be at most ${max} characters long.` })
+  );
 }

@@ -1,9 +1,22 @@
+/**
+ * Listing with keyset pagination. The cursor carries the position after which the next page starts and a
+ * fingerprint of the query it belongs to, so it cannot be replayed against a different order or filter.
+ * No COUNT: one row beyond the page says whether there is another.
+ */
+import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { ValidationError } from '@todo/platform/errors';
-import { TodoRepository } from '../repositories/todo.repository.ts';
+import { z } from 'zod';
+import {
+  type KeysetPosition,
+  type ListFilter,
+  type SortOrder,
+  TodoRepository,
+} from '../repositories/todo.repository.ts';
 import { type TodoView, toTodoView } from './todo-view.ts';
 
-export interface ListRequest {
+export interface ListRequest extends ListFilter {
+  sort: SortOrder;
   limit: number;
   cursor?: string | undefined;
 }
@@ -13,33 +26,55 @@ export interface TodoPage {
   nextCursor: string | null;
 }
 
-interface Position {
-  createdAt: Date;
-  id: string;
+const cursorSchema = z.strictObject({
+  v: z.literal(1),
+  f: z.string(),
+  k: z.string().max(64),
+  id: z.uuid(),
+});
+
+function fingerprint(request: ListRequest): string {
+  const shape = [
+    request.sort,
+    request.done ?? null,
+    request.q ?? null,
+    request.dueBefore?.toISOString() ?? null,
+    request.dueAfter?.toISOString() ?? null,
+  ];
+  return createHash('sha256').update(JSON.stringify(shape)).digest('base64url').slice(0, 16);
 }
 
-const encodeCursor = (p: Position): string =>
-  Buffer.from(JSON.stringify([p.createdAt.toISOString(), p.id]), 'utf8').toString('base64url');
+const badCursor = () =>
+  new ValidationError(
+    [{ parameter: 'cursor', detail: 'This cursor was not issued for this query.' }],
+    'The query string is not valid.',
+  );
 
-function decodeCursor(cursor: string): Position {
+function decodeCursor(cursor: string, request: ListRequest): KeysetPosition {
+  let decoded: unknown;
   try {
-    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    const date = new Date(String(createdAt));
-    if (typeof id !== 'string' || !/^[0-9a-f-]{36}$/.test(id) || Number.isNaN(date.getTime())) throw new Error();
-    return { createdAt: date, id };
+    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
-    throw new ValidationError([{ parameter: 'cursor', detail: 'This cursor was not issued by this API.' }]);
+    throw badCursor();
   }
+  const parsed = cursorSchema.safeParse(decoded);
+  if (!parsed.success || parsed.data.f !== fingerprint(request)) throw badCursor();
+  if (!/^-?infinity$/.test(parsed.data.k) && Number.isNaN(Date.parse(parsed.data.k))) throw badCursor();
+  return { key: parsed.data.k, id: parsed.data.id };
 }
+
+const encodeCursor = (position: KeysetPosition, request: ListRequest): string =>
+  Buffer.from(JSON.stringify({ v: 1, f: fingerprint(request), k: position.key, id: position.id }), 'utf8').toString(
+    'base64url',
+  );
 
 export async function listTodos(em: EntityManager, ownerId: string, request: ListRequest): Promise<TodoPage> {
-  const after = request.cursor ? decodeCursor(request.cursor) : undefined;
-  // One row more than asked tells whether another page exists, without a COUNT.
-  const rows = await new TodoRepository(em).list(ownerId, { limit: request.limit + 1, after });
+  const after = request.cursor ? decodeCursor(request.cursor, request) : undefined;
+  const rows = await new TodoRepository(em).list(ownerId, { ...request, limit: request.limit + 1, after });
   const page = rows.slice(0, request.limit);
   const last = page.at(-1);
   return {
-    items: page.map(toTodoView),
-    nextCursor: rows.length > request.limit && last ? encodeCursor(last) : null,
+    items: page.map((row) => toTodoView(row.todo)),
+    nextCursor: rows.length > request.limit && last ? encodeCursor({ key: last.key, id: last.todo.id }, request) : null,
   };
 }

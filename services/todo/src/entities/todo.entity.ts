@@ -1,8 +1,24 @@
 import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
 
+/**
+ * A todo belongs to exactly one owner (the `sub` of the access token that created it). The `owner` filter
+ * is on by default and needs the owner as its argument: a find, count, update or delete that does not name
+ * one throws instead of reaching every user's rows.
+ */
 export const TodoSchema = defineEntity({
   name: 'Todo',
   tableName: 'todos',
+  filters: {
+    owner: {
+      name: 'owner',
+      cond: (args: { ownerId?: unknown }) => {
+        if (typeof args.ownerId !== 'string') throw new Error('todo queries must name their owner');
+        return { ownerId: args.ownerId };
+      },
+      default: true,
+      args: true,
+    },
+  },
   properties: {
     id: p.uuid().primary(),
     ownerId: p.uuid(),
@@ -17,3 +33,6 @@ export const TodoSchema = defineEntity({
 });
 
 export type Todo = InferEntity<typeof TodoSchema>;
+
+/** The argument the `owner` filter needs, for a repository's query options. */
+export const ownedBy = (ownerId: string) => ({ filters: { owner: { ownerId } } });

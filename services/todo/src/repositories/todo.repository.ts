@@ -1,14 +1,52 @@
 /**
- * Every query on todos. The owner is the first argument of every method and part of every WHERE
- * clause: there is no way to reach a row without naming whose it is.
+ * Every query on todos. The owner is the first argument of every method and part of every WHERE clause,
+ * and the entity's `owner` filter refuses any ORM query that does not name it: there is no way to reach a
+ * row without saying whose it is. Nothing outside this module touches the todos table.
  */
+import { raw, sql } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { type Todo, TodoSchema } from '../entities/todo.entity.ts';
+import { ownedBy, type Todo, TodoSchema } from '../entities/todo.entity.ts';
 
-export interface PageRequest {
+export type SortOrder = '-createdAt' | 'createdAt' | 'dueAt' | '-dueAt';
+
+export interface ListFilter {
+  done?: boolean | undefined;
+  /** Case-insensitive substring of title or description, taken literally. */
+  q?: string | undefined;
+  dueBefore?: Date | undefined;
+  dueAfter?: Date | undefined;
+}
+
+/** Where the previous page ended: the sort key of its last item (as PostgreSQL prints it) and its id. */
+export interface KeysetPosition {
+  key: string;
+  id: string;
+}
+
+export interface ListQuery extends ListFilter {
+  sort: SortOrder;
   limit: number;
-  /** Keyset position: the last item of the previous page, newest-first order. */
-  after?: { createdAt: Date; id: string } | undefined;
+  after?: KeysetPosition | undefined;
+}
+
+/**
+ * Each order is one index: (owner_id, <sort expression>, id). A todo without a due date sorts as +infinity
+ * ascending and -infinity descending, so it comes last either way and comparisons need no NULL cases.
+ */
+const ORDERS: Record<SortOrder, { expression: string; direction: 'asc' | 'desc' }> = {
+  createdAt: { expression: 't.created_at', direction: 'asc' },
+  '-createdAt': { expression: 't.created_at', direction: 'desc' },
+  dueAt: { expression: `coalesce(t.due_at, 'infinity'::timestamptz)`, direction: 'asc' },
+  '-dueAt': { expression: `coalesce(t.due_at, '-infinity'::timestamptz)`, direction: 'desc' },
+};
+
+const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+export interface TodoChanges {
+  title?: string;
+  description?: string | null;
+  done?: boolean;
+  dueAt?: Date | null;
 }
 
 export class TodoRepository {
@@ -19,27 +57,76 @@ export class TodoRepository {
   }
 
   findOne(ownerId: string, id: string): Promise<Todo | null> {
-    return this.#em.findOne(TodoSchema, { ownerId, id });
+    return this.#em.findOne(TodoSchema, { ownerId, id }, ownedBy(ownerId));
   }
 
-  list(ownerId: string, { limit, after }: PageRequest): Promise<Todo[]> {
-    const where = after
-      ? {
-          ownerId,
-          $or: [{ createdAt: { $lt: after.createdAt } }, { createdAt: after.createdAt, id: { $lt: after.id } }],
-        }
-      : { ownerId };
-    return this.#em.find(TodoSchema, where, { orderBy: { createdAt: 'desc', id: 'desc' }, limit });
+  async exists(ownerId: string, id: string): Promise<boolean> {
+    return (await this.#em.count(TodoSchema, { ownerId, id }, ownedBy(ownerId))) > 0;
   }
 
-  /** Every todo of an owner, for an account deletion. Returns how many went. */
-  deleteAllOf(ownerId: string): Promise<number> {
-    return this.#em.nativeDelete(TodoSchema, { ownerId });
+  /** One page in the requested order, each row with the sort key a cursor needs to continue after it. */
+  async list(ownerId: string, query: ListQuery): Promise<{ todo: Todo; key: string }[]> {
+    const rows = (await this.listQuery(ownerId, query).execute('all', false)) as (Record<string, unknown> & {
+      sort_key: string;
+    })[];
+    return rows.map((row) => ({ todo: this.#em.map(TodoSchema, row) as Todo, key: row.sort_key }));
+  }
+
+  /** The list query itself, unexecuted: `list` runs it, and the query-plan test explains it. */
+  listQuery(ownerId: string, query: ListQuery) {
+    const order = ORDERS[query.sort];
+    const qb = this.#em
+      .createQueryBuilder(TodoSchema, 't')
+      .select(['*', raw(`(${order.expression})::text as sort_key`)])
+      .where({ ownerId });
+    if (query.done !== undefined) qb.andWhere({ done: query.done });
+    if (query.dueBefore) qb.andWhere({ dueAt: { $lt: query.dueBefore } });
+    if (query.dueAfter) qb.andWhere({ dueAt: { $gte: query.dueAfter } });
+    if (query.q) {
+      const pattern = `%${escapeLike(query.q)}%`;
+      qb.andWhere({ $or: [{ title: { $ilike: pattern } }, { description: { $ilike: pattern } }] });
+    }
+    if (query.after) {
+      const comparison = order.direction === 'asc' ? '>' : '<';
+      qb.andWhere(
+        sql`(${raw(order.expression)}, t.id) ${raw(comparison)} (${query.after.key}::timestamptz, ${query.after.id}::uuid)`,
+      );
+    }
+    return qb.orderBy([{ [raw(order.expression)]: order.direction }, { id: order.direction }]).limit(query.limit);
   }
 
   async insert(ownerId: string, todo: Omit<Todo, 'ownerId'>): Promise<Todo> {
     const row = { ...todo, ownerId };
     await this.#em.insert(TodoSchema, row);
     return row;
+  }
+
+  /**
+   * Applies the changes and advances the version by one, atomically (a concurrent writer waits for the row
+   * lock and then sees the new version). With `ifVersions`, only when the current version is one of them.
+   * Returns false when no row matched.
+   */
+  async update(ownerId: string, id: string, changes: TodoChanges, now: Date, ifVersions?: number[]): Promise<boolean> {
+    const affected = await this.#em.nativeUpdate(
+      TodoSchema,
+      { ownerId, id, ...(ifVersions ? { version: { $in: ifVersions } } : {}) },
+      { ...changes, updatedAt: now, version: raw('version + 1') as unknown as number },
+      ownedBy(ownerId),
+    );
+    return affected > 0;
+  }
+
+  async delete(ownerId: string, id: string, ifVersions?: number[]): Promise<boolean> {
+    const affected = await this.#em.nativeDelete(
+      TodoSchema,
+      { ownerId, id, ...(ifVersions ? { version: { $in: ifVersions } } : {}) },
+      ownedBy(ownerId),
+    );
+    return affected > 0;
+  }
+
+  /** Every todo of an owner, for an account deletion. Returns how many went. */
+  deleteAllOf(ownerId: string): Promise<number> {
+    return this.#em.nativeDelete(TodoSchema, { ownerId }, ownedBy(ownerId));
   }
 }

@@ -1,43 +1,89 @@
 import Router from '@koa/router';
+import { ValidationError } from '@todo/platform/errors';
 import { parseBody, parseQuery, plainText } from '@todo/platform/http';
+import type { Context } from 'koa';
 import { z } from 'zod';
 import type { TodoAppDeps, TodoContextState } from '../app.ts';
+import { deleteTodo, updateTodo } from '../domain/change-todo.ts';
 import { createTodo } from '../domain/create-todo.ts';
+import { etagOf, matches, parsePrecondition } from '../domain/etags.ts';
 import { getTodo, todoNotFound } from '../domain/get-todo.ts';
 import { listTodos } from '../domain/list-todos.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+const title = plainText({ min: 1, max: 500 });
+const description = plainText({ min: 0, max: 10_000 });
+const dateTime = z.iso
+  .datetime({ offset: true, message: 'Must be an RFC 3339 date-time.' })
+  .transform((s) => new Date(s));
+
 const createBody = z.strictObject({
-  title: plainText({ min: 1, max: 500 }),
-  description: plainText({ min: 0, max: 10_000 }).nullable().optional(),
+  title,
+  description: description.nullable().optional(),
   done: z.boolean().optional(),
-  dueAt: z.iso
-    .datetime({ offset: true, message: 'Must be an RFC 3339 date-time.' })
-    .transform((s) => new Date(s))
-    .nullable()
-    .optional(),
+  dueAt: dateTime.nullable().optional(),
+});
+
+/** RFC 7396: an absent member is left alone, `null` clears a nullable one. */
+const patchBody = z.strictObject({
+  title: title.optional(),
+  description: description.nullable().optional(),
+  done: z.boolean().optional(),
+  dueAt: dateTime.nullable().optional(),
 });
 
 const listQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
   cursor: z.string().min(1).max(512).optional(),
+  done: z
+    .enum(['true', 'false'])
+    .transform((v) => v === 'true')
+    .optional(),
+  q: plainText({ min: 1, max: 200 }).optional(),
+  dueBefore: dateTime.optional(),
+  dueAfter: dateTime.optional(),
+  sort: z.enum(['-createdAt', 'createdAt', 'dueAt', '-dueAt']).default('-createdAt'),
 });
 
+/** RFC 8941 sf-string (quoted) or a bare token, 1–255 printable characters. */
+const IDEMPOTENCY_KEY = /^(?:"([\x20\x21\x23-\x5B\x5D-\x7E]{1,255})"|([!#$%&'*+\-.^_`|~0-9A-Za-z:/]{1,255}))$/;
+
+function idempotencyKey(ctx: Context): string | undefined {
+  const raw = ctx.get('idempotency-key');
+  if (raw === '') return undefined;
+  const match = IDEMPOTENCY_KEY.exec(raw.trim());
+  if (!match) {
+    throw new ValidationError(
+      [{ header: 'Idempotency-Key', detail: 'Must be a string of 1 to 255 printable ASCII characters.' }],
+      'The request headers are not valid.',
+    );
+  }
+  return match[1] ?? match[2];
+}
+
 /** A malformed id cannot name any todo: it is a 404 like any other unknown id, not a 422. */
-function todoId(raw: string): string {
-  if (!UUID.test(raw)) throw todoNotFound();
+function todoId(raw: string | undefined): string {
+  if (!raw || !UUID.test(raw)) throw todoNotFound();
   return raw.toLowerCase();
 }
 
-export function todoRoutes(_deps: TodoAppDeps): Router<TodoContextState> {
+export function todoRoutes(deps: TodoAppDeps): Router<TodoContextState> {
   const router = new Router<TodoContextState>({ prefix: '/todos' });
 
   router.post('/', async (ctx) => {
     const input = parseBody(createBody, ctx.request.body);
-    const todo = await createTodo(ctx.state.em, ctx.state.principal.userId, input);
+    const key = idempotencyKey(ctx);
+    const { todo, replayed } = await createTodo(
+      ctx.state.em,
+      ctx.state.principal.userId,
+      input,
+      key ? { key, body: ctx.request.body, waitMs: deps.config.IDEMPOTENCY_WAIT_MS } : undefined,
+    );
     ctx.status = 201;
     ctx.set('Location', `/todos/${todo.id}`);
+    ctx.set('ETag', etagOf(todo.version));
+    if (replayed) ctx.set('Idempotent-Replayed', 'true');
     ctx.body = todo;
   });
 
@@ -47,7 +93,34 @@ export function todoRoutes(_deps: TodoAppDeps): Router<TodoContextState> {
   });
 
   router.get('/:id', async (ctx) => {
-    ctx.body = await getTodo(ctx.state.em, ctx.state.principal.userId, todoId(ctx.params.id ?? ''));
+    const todo = await getTodo(ctx.state.em, ctx.state.principal.userId, todoId(ctx.params.id));
+    ctx.set('ETag', etagOf(todo.version));
+    const ifNoneMatch = parsePrecondition(ctx.get('if-none-match'), 'weak');
+    if (ifNoneMatch && matches(ifNoneMatch, todo.version)) {
+      ctx.status = 304;
+      return;
+    }
+    ctx.body = todo;
+  });
+
+  router.patch('/:id', async (ctx) => {
+    const id = todoId(ctx.params.id);
+    const changes = parseBody(patchBody, ctx.request.body);
+    const todo = await updateTodo(
+      ctx.state.em,
+      ctx.state.principal.userId,
+      id,
+      changes,
+      parsePrecondition(ctx.get('if-match'), 'strong'),
+    );
+    ctx.set('ETag', etagOf(todo.version));
+    ctx.body = todo;
+  });
+
+  router.delete('/:id', async (ctx) => {
+    const id = todoId(ctx.params.id);
+    await deleteTodo(ctx.state.em, ctx.state.principal.userId, id, parsePrecondition(ctx.get('if-match'), 'strong'));
+    ctx.status = 204;
   });
 
   return router;

@@ -1,0 +1,125 @@
+import type { TestUser } from '@todo/auth-service/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Stack, startStack } from './support/stack.ts';
+
+interface Todo {
+  id: string;
+  title: string;
+  done: boolean;
+  dueAt: string | null;
+}
+interface Page {
+  items: Todo[];
+  nextCursor: string | null;
+}
+
+describe('listing todos: filters, orders and pages', () => {
+  let stack: Stack;
+  let user: TestUser;
+  const byTitle = new Map<string, Todo>();
+
+  beforeAll(async () => {
+    stack = await startStack();
+    user = await stack.auth.newUser();
+    const seed = [
+      { title: 'Pay 100% of the rent', dueAt: '2027-03-01T00:00:00Z' },
+      { title: 'Rename file_a to file-b', dueAt: '2027-01-01T00:00:00Z', done: true },
+      { title: 'Call mum', description: 'About the RENT', dueAt: null },
+      { title: 'Buy milk', dueAt: '2027-02-01T00:00:00Z' },
+      { title: 'Read a book', dueAt: null, done: true },
+    ];
+    for (const body of seed) {
+      const res = await stack.api.post<Todo>('/todos', body, { token: user.accessToken });
+      expect(res.status).toBe(201);
+      byTitle.set(body.title, res.body);
+    }
+  });
+  afterAll(() => stack?.stop());
+
+  const list = (query: string) => stack.api.get<Page>(`/todos${query}`, { token: user.accessToken });
+  const titles = async (query: string) => (await list(query)).body.items.map((t) => t.title);
+
+  it('defaults to newest first, 20 per page, with a null cursor on the last page', async () => {
+    const res = await list('');
+    expect(res.status).toBe(200);
+    expect(res.body.items.map((t) => t.title)).toEqual([
+      'Read a book',
+      'Buy milk',
+      'Call mum',
+      'Rename file_a to file-b',
+      'Pay 100% of the rent',
+    ]);
+    expect(res.body.nextCursor).toBeNull();
+    expect(await titles('?sort=createdAt')).toEqual([...res.body.items.map((t) => t.title)].reverse());
+  });
+
+  it('orders by due date both ways, with undated todos last either way', async () => {
+    expect(await titles('?sort=dueAt')).toEqual([
+      'Rename file_a to file-b',
+      'Buy milk',
+      'Pay 100% of the rent',
+      'Call mum',
+      'Read a book',
+    ]);
+    expect(await titles('?sort=-dueAt')).toEqual([
+      'Pay 100% of the rent',
+      'Buy milk',
+      'Rename file_a to file-b',
+      'Read a book',
+      'Call mum',
+    ]);
+  });
+
+  it('filters by done, by due window, and by text with % and _ taken literally', async () => {
+    expect(await titles('?done=true&sort=createdAt')).toEqual(['Rename file_a to file-b', 'Read a book']);
+    expect(await titles('?done=false&sort=createdAt')).toEqual(['Pay 100% of the rent', 'Call mum', 'Buy milk']);
+    expect(await titles('?dueAfter=2027-02-01T00:00:00Z&dueBefore=2027-03-01T00:00:00Z')).toEqual(['Buy milk']);
+    expect(await titles('?q=rent&sort=createdAt')).toEqual(['Pay 100% of the rent', 'Call mum']);
+    expect(await titles('?q=100%25')).toEqual(['Pay 100% of the rent']);
+    expect(await titles('?q=%25')).toEqual(['Pay 100% of the rent']);
+    expect(await titles('?q=e_a')).toEqual(['Rename file_a to file-b']);
+    expect(await titles('?q=e%5Fa')).toEqual(['Rename file_a to file-b']);
+    expect(await titles('?q=_')).toEqual(['Rename file_a to file-b']);
+  });
+
+  it('pages with an opaque cursor until nextCursor is null', async () => {
+    const seen: string[] = [];
+    let query = '?limit=2&sort=dueAt';
+    for (let i = 0; i < 10; i++) {
+      const res = await list(query);
+      expect(res.status).toBe(200);
+      expect(res.body.items.length).toBeLessThanOrEqual(2);
+      seen.push(...res.body.items.map((t) => t.title));
+      if (!res.body.nextCursor) break;
+      query = `?limit=2&sort=dueAt&cursor=${encodeURIComponent(res.body.nextCursor)}`;
+    }
+    expect(seen).toEqual(await titles('?sort=dueAt'));
+  });
+
+  it('refuses out-of-range and unknown parameters, and cursors that were not issued for the query', async () => {
+    const first = await list('?limit=1');
+    const cursor = encodeURIComponent(first.body.nextCursor ?? '');
+    const bad = [
+      '?limit=0',
+      '?limit=101',
+      '?limit=abc',
+      '?limit=1&limit=2',
+      '?sort=title',
+      '?done=maybe',
+      '?dueBefore=yesterday',
+      '?colour=red',
+      '?q=',
+      `?q=${'x'.repeat(201)}`,
+      '?cursor=not-a-cursor',
+      `?cursor=${Buffer.from('{"v":1}').toString('base64url')}`,
+      `?cursor=${cursor}&sort=dueAt`,
+      `?cursor=${cursor}&done=true`,
+    ];
+    for (const query of bad) {
+      const res = await list(query);
+      expect(res.status, query).toBe(422);
+      expect(res.body).toMatchObject({ errors: [expect.objectContaining({ parameter: expect.any(String) })] });
+    }
+    expect((await list(`?limit=1&cursor=${cursor}`)).status).toBe(200);
+  });
+});
