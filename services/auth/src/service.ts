@@ -3,11 +3,12 @@
  * PORT and the ops endpoints on OPS_PORT. Returns a handle whose `stop()` undoes all of it in order.
  * Used by server.ts and, in-process, by the tests.
  */
+import { fileURLToPath } from 'node:url';
 
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connectDatabase, type DatabaseOptions } from '@todo/platform/db';
 import { authEventsStream, connectBroker, ensureStream, Outbox, OutboxRelay, pingBroker } from '@todo/platform/events';
-import { createMetrics, createOpsApp, listen, type RunningServer } from '@todo/platform/http';
+import { apiDocs, createMetrics, createOpsApp, listen, type RunningServer } from '@todo/platform/http';
 import type { Logger } from '@todo/platform/logger';
 import { createApp } from './app.ts';
 import type { AuthConfig, AuthMigrationConfig } from './config.ts';
@@ -19,6 +20,9 @@ import { BruteForceGuard } from './limits/brute-force-guard.ts';
 import { migrations } from './migrations/index.ts';
 
 export const SERVICE_NAME = 'auth';
+
+/** The service's OpenAPI document, served on the ops port at /openapi.json and rendered at /docs. */
+export const API_SPEC = fileURLToPath(new URL('../../../specs/api/auth.openapi.yaml', import.meta.url));
 
 export interface RunningAuthService {
   api: RunningServer;
@@ -105,6 +109,7 @@ export async function startAuthService(config: AuthConfig, logger: Logger): Prom
     logger,
     metrics,
     isDraining: () => draining,
+    extend: apiDocs({ specPath: API_SPEC, title: 'Auth API' }),
     checks: {
       database: async () => {
         const check = await orm.checkConnection();

@@ -3,12 +3,13 @@
  * the API on PORT and the ops endpoints on OPS_PORT. `stop()` undoes it in order.
  * Used by server.ts and, in-process, by the tests.
  */
+import { fileURLToPath } from 'node:url';
 
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { RevocationList, remoteKeys } from '@todo/platform/auth';
 import { connectDatabase, type DatabaseOptions } from '@todo/platform/db';
 import { authEventsStream, connectBroker, ensureStream, pingBroker } from '@todo/platform/events';
-import { createMetrics, createOpsApp, listen, type RunningServer } from '@todo/platform/http';
+import { apiDocs, createMetrics, createOpsApp, listen, type RunningServer } from '@todo/platform/http';
 import type { Logger } from '@todo/platform/logger';
 import { createApp } from './app.ts';
 import type { TodoConfig, TodoMigrationConfig } from './config.ts';
@@ -19,6 +20,9 @@ import { migrations } from './migrations/index.ts';
 import { IdempotencyKeyRepository } from './repositories/idempotency-key.repository.ts';
 
 export const SERVICE_NAME = 'todo';
+
+/** The service's OpenAPI document, served on the ops port at /openapi.json and rendered at /docs. */
+export const API_SPEC = fileURLToPath(new URL('../../../specs/api/todo.openapi.yaml', import.meta.url));
 
 async function withDeadline<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -91,6 +95,7 @@ export async function startTodoService(config: TodoConfig, logger: Logger): Prom
     logger,
     metrics,
     isDraining: () => draining,
+    extend: apiDocs({ specPath: API_SPEC, title: 'Todo API' }),
     checks: {
       database: async () => {
         const check = await orm.checkConnection();

@@ -1,3 +1,4 @@
+export { type ApiDocsOptions, apiDocs } from './api-docs.ts';
 export { jsonBody } from './json-body.ts';
 export { onShutdownSignal } from './lifecycle.ts';
 export { createMetrics, type HttpMetrics } from './metrics.ts';

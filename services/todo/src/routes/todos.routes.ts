@@ -46,20 +46,25 @@ const listQuery = z.strictObject({
   sort: z.enum(['-createdAt', 'createdAt', 'dueAt', '-dueAt']).default('-createdAt'),
 });
 
-/** RFC 8941 sf-string (quoted) or a bare token, 1–255 printable characters. */
-const IDEMPOTENCY_KEY = /^(?:"([\x20\x21\x23-\x5B\x5D-\x7E]{1,255})"|([!#$%&'*+\-.^_`|~0-9A-Za-z:/]{1,255}))$/;
+/**
+ * The key is an RFC 8941 sf-string (`"…"`, with `\"` and `\\` escapes); a bare token is accepted too.
+ * Either way 1–255 printable ASCII characters.
+ */
+const QUOTED_KEY = /^"((?:[\x20\x21\x23-\x5B\x5D-\x7E]|\\["\\])+)"$/;
+const BARE_KEY = /^[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*$/;
 
 function idempotencyKey(ctx: Context): string | undefined {
-  const raw = ctx.get('idempotency-key');
+  const raw = ctx.get('idempotency-key').trim();
   if (raw === '') return undefined;
-  const match = IDEMPOTENCY_KEY.exec(raw.trim());
-  if (!match) {
+  const quoted = QUOTED_KEY.exec(raw)?.[1]?.replace(/\\(["\\])/g, '$1');
+  const key = quoted ?? (BARE_KEY.test(raw) ? raw : undefined);
+  if (key === undefined || key.length > 255) {
     throw new ValidationError(
       [{ header: 'Idempotency-Key', detail: 'Must be a string of 1 to 255 printable ASCII characters.' }],
       'The request headers are not valid.',
     );
   }
-  return match[1] ?? match[2];
+  return key;
 }
 
 /** A malformed id cannot name any todo: it is a 404 like any other unknown id, not a 422. */

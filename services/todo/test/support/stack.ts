@@ -5,10 +5,13 @@
 import { type AuthHarness, startAuth, testLogger } from '@todo/auth-service/testing';
 import { loadConfig } from '@todo/platform/config';
 import { migrateDatabase } from '@todo/platform/db';
-import { cloneDatabase, type HttpClient, httpClient, uniqueName } from '@todo/testkit';
+import { cloneDatabase, type HttpClient, httpClient, openApiContract, uniqueName } from '@todo/testkit';
 import { inject } from 'vitest';
 import { type TodoConfig, todoConfigSchema, todoMigrationConfigSchema } from '../../src/config.ts';
-import { databaseOptions, type RunningTodoService, startTodoService } from '../../src/service.ts';
+import { API_SPEC, databaseOptions, type RunningTodoService, startTodoService } from '../../src/service.ts';
+
+/** Every response a test receives from the todo API is checked against its OpenAPI document. */
+const todoApi = (url: string) => httpClient(url, { contract: openApiContract(API_SPEC) });
 
 export async function migrateTodoSchema(url: string): Promise<void> {
   const config = loadConfig(todoMigrationConfigSchema, { DATABASE_URL: url });
@@ -31,7 +34,7 @@ export async function startTodoReplica(
   env: Record<string, string> = {},
 ): Promise<{ service: RunningTodoService; api: HttpClient; stop(): Promise<void> }> {
   const service = await startTodoService(todoConfigFor(stack.auth, stack.auth.database.url, env), testLogger('todo'));
-  return { service, api: httpClient(service.api.url), stop: () => service.stop() };
+  return { service, api: todoApi(service.api.url), stop: () => service.stop() };
 }
 
 export interface StackOptions {
@@ -64,7 +67,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     auth,
     todo,
     todoConfig,
-    api: httpClient(todo.api.url),
+    api: todoApi(todo.api.url),
     ops: httpClient(todo.ops.url),
     async stop() {
       await todo.stop();
