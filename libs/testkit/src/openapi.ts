@@ -61,6 +61,11 @@ interface Contract {
   basePaths: string[];
   routes: RouteSpec[];
   problem: ValidateFunction | undefined;
+  /**
+   * The document requires authentication for every operation (a top-level `security`), so a service may
+   * authenticate before it routes: an unknown path without valid credentials is a 401, not a 404.
+   */
+  securedEverywhere: boolean;
 }
 
 /** The document is added to Ajv under this id so that `#/components/...` refs resolve against it. */
@@ -230,7 +235,8 @@ function loadContract(specPath: string): Contract {
   const schemas = isObject(components.schemas) ? components.schemas : {};
   const problem = schemas.Problem === undefined ? undefined : compile(bodies, '/components/schemas/Problem', false);
 
-  return { specPath, basePaths: basePaths(doc.servers), routes, problem };
+  const securedEverywhere = Array.isArray(doc.security) && doc.security.length > 0;
+  return { specPath, basePaths: basePaths(doc.servers), routes, problem, securedEverywhere };
 }
 
 function newAjv(document: JsonObject, coerceTypes: boolean): Ajv2020 {
@@ -422,7 +428,10 @@ function checkResponse(
   }
 }
 
-/** A path or method the spec does not have: only a 404, 405 or 501 problem is an acceptable answer. */
+/**
+ * A path or method the spec does not have: only a 404, 405 or 501 problem is an acceptable answer, or a 401
+ * when the whole API requires authentication.
+ */
 function checkUnrouted(
   contract: Contract,
   what: string,
@@ -431,8 +440,11 @@ function checkUnrouted(
   head: boolean,
 ): void {
   const problems: string[] = [];
-  if (!UNROUTED_STATUSES.has(response.status)) {
-    problems.push(`expected a 404, 405 or 501 problem, got status ${response.status}`);
+  const unauthenticated = contract.securedEverywhere && response.status === 401;
+  if (!UNROUTED_STATUSES.has(response.status) && !unauthenticated) {
+    problems.push(
+      `expected a 404, 405 or 501 problem${contract.securedEverywhere ? ' (or 401)' : ''}, got status ${response.status}`,
+    );
   }
   if (head) {
     if (!isEmptyBody(response.body)) problems.push('a HEAD response must have no body');

@@ -194,6 +194,31 @@ describe('openApiContract against the auth spec', () => {
   });
 });
 
+describe('openApiContract for an API that authenticates every request', () => {
+  const todoSpec = fileURLToPath(new URL('../../../specs/api/todo.openapi.yaml', import.meta.url));
+  const unauthenticated = {
+    status: 401,
+    headers: problemHeaders({ 'www-authenticate': 'Bearer realm="todo"' }),
+    body: {
+      type: problemType('missing-token'),
+      title: 'Unauthorized',
+      status: 401,
+      detail: 'No token.',
+      requestId: 'r',
+    },
+  };
+
+  it('accepts a 401 for an unknown path when the document requires authentication everywhere', () => {
+    expect(() => openApiContract(todoSpec)({ method: 'GET', path: '/docs' }, unauthenticated)).not.toThrow();
+  });
+
+  it('still refuses that 401 for an API without a global security requirement', () => {
+    expect(violation(() => openApiContract(authSpec)({ method: 'GET', path: '/nope' }, unauthenticated))).toMatch(
+      /got status 401/,
+    );
+  });
+});
+
 describe('openApiContract with path templates and status ranges', () => {
   const dir = mkdtempSync(join(tmpdir(), 'openapi-contract-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

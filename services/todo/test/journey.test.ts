@@ -77,4 +77,23 @@ describe('a new user signs up and keeps a todo list', () => {
     }
     expect((await stack.ops.get('/todos')).status).toBe(404);
   });
+
+  it('serves each OpenAPI document and its docs page on the ops port only', async () => {
+    for (const [ops, title] of [
+      [stack.ops, 'Todo API'],
+      [stack.auth.ops, 'Auth API'],
+    ] as const) {
+      const doc = await ops.get<{ openapi: string; info: { title: string } }>('/openapi.json');
+      expect(doc.status).toBe(200);
+      expect(doc.body.openapi).toBe('3.1.0');
+      const page = await ops.get('/docs');
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-type')).toContain('text/html');
+      expect(page.text).toContain(title);
+      expect(page.text).not.toMatch(/https?:\/\//);
+    }
+    // The public port of the todo service has only JWT-protected routes.
+    expect((await stack.api.get('/docs')).status).toBe(401);
+    expect((await stack.api.get('/openapi.json')).status).toBe(401);
+  });
 });

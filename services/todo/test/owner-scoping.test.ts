@@ -1,0 +1,87 @@
+/**
+ * An unscoped query on todos cannot be written by accident: the ORM refuses one that does not name its
+ * owner, and no module but the repository touches the todos table at all.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { testLogger } from '@todo/auth-service/testing';
+import { loadConfig } from '@todo/platform/config';
+import { connectDatabase, type MikroORM } from '@todo/platform/db';
+import { cloneDatabase, type TestDatabase } from '@todo/testkit';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { todoMigrationConfigSchema } from '../src/config.ts';
+import { ownedBy, TodoSchema } from '../src/entities/todo.entity.ts';
+import { databaseOptions } from '../src/service.ts';
+
+const SRC = fileURLToPath(new URL('../src/', import.meta.url));
+
+const sourceFiles = (dir: string): string[] =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory()
+      ? sourceFiles(join(dir, entry.name))
+      : entry.name.endsWith('.ts')
+        ? [join(dir, entry.name)]
+        : [],
+  );
+
+describe('every todo query names its owner', () => {
+  let database: TestDatabase;
+  let orm: MikroORM;
+  beforeAll(async () => {
+    database = await cloneDatabase(inject('databaseServerUrl'), inject('databaseTemplate'));
+    orm = await connectDatabase(
+      databaseOptions(
+        loadConfig(todoMigrationConfigSchema, { DATABASE_URL: database.url }),
+        testLogger('todo-scoping'),
+      ),
+    );
+  });
+  afterAll(async () => {
+    await orm?.close();
+    await database?.drop();
+  });
+
+  it('the ORM refuses a find, count, update or delete on todos without an owner', async () => {
+    const em = orm.em.fork();
+    await expect(em.find(TodoSchema, {})).rejects.toThrow(/owner|filter/);
+    await expect(em.findOne(TodoSchema, { id: '01a2168a-47ce-7125-9122-75972c68c612' })).rejects.toThrow(
+      /owner|filter/,
+    );
+    await expect(em.count(TodoSchema, {})).rejects.toThrow(/owner|filter/);
+    await expect(em.nativeUpdate(TodoSchema, {}, { done: true })).rejects.toThrow(/owner|filter/);
+    await expect(em.nativeDelete(TodoSchema, {})).rejects.toThrow(/owner|filter/);
+  });
+
+  it('with the owner named, the filter scopes the query even when the where clause forgets to', async () => {
+    const em = orm.em.fork();
+    const owner = '01a2168a-0000-7000-8000-00000000000a';
+    const stranger = '01a2168a-0000-7000-8000-00000000000b';
+    const now = new Date();
+    for (const ownerId of [owner, stranger]) {
+      await em.insert(TodoSchema, {
+        id: crypto.randomUUID(),
+        ownerId,
+        title: 't',
+        description: null,
+        done: false,
+        dueAt: null,
+        createdAt: now,
+        updatedAt: now,
+        version: 1,
+      });
+    }
+    const found = await em.find(TodoSchema, {}, ownedBy(owner));
+    expect(found.map((t) => t.ownerId)).toEqual([owner]);
+    expect(await em.nativeDelete(TodoSchema, {}, ownedBy(owner))).toBe(1);
+    expect(await em.count(TodoSchema, {}, ownedBy(stranger))).toBe(1);
+  });
+
+  it('no module but the repository touches the todos table', () => {
+    const offenders = sourceFiles(SRC)
+      .filter((file) => !/repositories[\\/]todo\.repository\.ts$|entities[\\/]|migrations[\\/]/.test(file))
+      .filter((file) => /\bTodoSchema\b|todo\.todos\b/.test(readFileSync(file, 'utf8')))
+      .map((file) => relative(SRC, file));
+    expect(offenders).toEqual([]);
+  });
+});

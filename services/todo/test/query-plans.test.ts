@@ -1,0 +1,85 @@
+/**
+ * At 100,000 todos for one user, every list shape is an index range scan of that user's rows: no
+ * sequential scan, no sort. The plans are PostgreSQL's own EXPLAIN of the exact SQL the repository runs.
+ */
+import { testLogger } from '@todo/auth-service/testing';
+import { loadConfig } from '@todo/platform/config';
+import { connectDatabase, type MikroORM } from '@todo/platform/db';
+import { cloneDatabase, type TestDatabase } from '@todo/testkit';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { todoMigrationConfigSchema } from '../src/config.ts';
+import { type ListQuery, TodoRepository } from '../src/repositories/todo.repository.ts';
+import { databaseOptions } from '../src/service.ts';
+
+const OWNER = '01a2168a-0000-7000-8000-000000000001';
+
+interface PlanNode {
+  'Node Type': string;
+  'Index Name'?: string;
+  'Scan Direction'?: string;
+  Plans?: PlanNode[];
+}
+
+const nodes = (plan: PlanNode): PlanNode[] => [plan, ...(plan.Plans ?? []).flatMap(nodes)];
+
+describe('list queries stay index range scans at 100,000 todos per user', () => {
+  let database: TestDatabase;
+  let orm: MikroORM;
+
+  beforeAll(async () => {
+    database = await cloneDatabase(inject('databaseServerUrl'), inject('databaseTemplate'));
+    const config = loadConfig(todoMigrationConfigSchema, { DATABASE_URL: database.url });
+    orm = await connectDatabase(databaseOptions(config, testLogger('todo-plans')));
+    // 100,000 todos of one user (a third without a due date) among 50,000 of others.
+    await orm.em.execute(`
+      insert into todo.todos (id, owner_id, title, description, done, due_at, created_at, updated_at, version)
+      select gen_random_uuid(),
+             case when i <= 100000 then '${OWNER}'::uuid else gen_random_uuid() end,
+             'todo ' || i, null, i % 4 = 0,
+             case when i % 3 = 0 then null else now() + make_interval(hours => i % 5000) end,
+             now() - make_interval(secs => i), now(), 1
+      from generate_series(1, 150000) as i`);
+    await orm.em.execute('analyze todo.todos');
+  }, 120_000);
+  afterAll(async () => {
+    await orm?.close();
+    await database?.drop();
+  });
+
+  async function plan(query: ListQuery): Promise<PlanNode> {
+    const sql = new TodoRepository(orm.em.fork()).listQuery(OWNER, query).getFormattedQuery();
+    const [row] = await orm.em.execute<{ 'QUERY PLAN': { Plan: PlanNode }[] }[]>(`explain (format json) ${sql}`);
+    const explained = row?.['QUERY PLAN'][0]?.Plan;
+    if (!explained) throw new Error('no plan');
+    return explained;
+  }
+
+  async function lastKeyOf(query: ListQuery): Promise<{ key: string; id: string }> {
+    const rows = await new TodoRepository(orm.em.fork()).list(OWNER, query);
+    const last = rows.at(-1);
+    if (!last) throw new Error('no rows');
+    return { key: last.key, id: last.todo.id };
+  }
+
+  const cases: [string, ListQuery['sort'], string, string][] = [
+    ['the default list (newest first)', '-createdAt', 'todos_owner_created_idx', 'Backward'],
+    ['oldest first', 'createdAt', 'todos_owner_created_idx', 'Forward'],
+    ['earliest due first', 'dueAt', 'todos_owner_due_asc_idx', 'Forward'],
+    ['latest due first', '-dueAt', 'todos_owner_due_desc_idx', 'Backward'],
+  ];
+
+  for (const [name, sort, index, direction] of cases) {
+    it(`${name}: first page and a page after a cursor scan ${index} ${direction.toLowerCase()}`, async () => {
+      const first = await plan({ sort, limit: 21 });
+      const after = await plan({ sort, limit: 21, after: await lastKeyOf({ sort, limit: 5000 }) });
+      for (const explained of [first, after]) {
+        const all = nodes(explained);
+        const scan = all.find((n) => n['Index Name'] === index);
+        expect(scan, JSON.stringify(explained)).toBeDefined();
+        expect(scan?.['Scan Direction']).toBe(direction);
+        expect(all.map((n) => n['Node Type'])).not.toContain('Seq Scan');
+        expect(all.map((n) => n['Node Type'])).not.toContain('Sort');
+      }
+    });
+  }
+});
