@@ -64,6 +64,7 @@ export const baseConfigSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: env.logLevel(),
   HOST: z.string().min(1).default('0.0.0.0'),
+  DATABASE_URL: env.url(['postgres:', 'postgresql:'], 'postgres://postgres@127.0.0.1:5432/todo_platform'),
   DATABASE_POOL_MAX: env.int(5, 1, 100),
   DATABASE_CONNECT_TIMEOUT_MS: env.int(10_000, 100),
   DATABASE_STATEMENT_TIMEOUT_MS: env.int(0, 0),
@@ -80,3 +81,20 @@ export const baseConfigSchema = z.object({
     .regex(/^\d+(b|kb|mb)$/i, 'must look like 256kb or 1mb')
     .default('256kb'),
 });
+
+/** What a migration run needs: the database, and nothing secret. */
+export const migrationConfigSchema = baseConfigSchema.pick({
+  LOG_LEVEL: true,
+  DATABASE_URL: true,
+  DATABASE_POOL_MAX: true,
+  DATABASE_CONNECT_TIMEOUT_MS: true,
+  DATABASE_STATEMENT_TIMEOUT_MS: true,
+});
+export type MigrationConfig = z.infer<typeof migrationConfigSchema>;
+
+/** One line for a fatal start-up error: the message and its causes, no stack. */
+export function describeError(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err; e instanceof Error && parts.length < 4; e = e.cause) parts.push(e.message);
+  return parts.length > 0 ? parts.join(': ') : String(err);
+}

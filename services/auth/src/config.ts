@@ -12,24 +12,10 @@ const kek = z
     return bytes;
   });
 
-const DATABASE_URL = env.url(['postgres:', 'postgresql:'], 'postgres://postgres@127.0.0.1:5432/todo_platform');
-
-/** What `npm run migrate` needs: the database, nothing secret. */
-export const authMigrationConfigSchema = baseConfigSchema
-  .pick({
-    LOG_LEVEL: true,
-    DATABASE_POOL_MAX: true,
-    DATABASE_CONNECT_TIMEOUT_MS: true,
-    DATABASE_STATEMENT_TIMEOUT_MS: true,
-  })
-  .extend({ DATABASE_URL });
-export type AuthMigrationConfig = z.infer<typeof authMigrationConfigSchema>;
-
 export const authConfigSchema = baseConfigSchema
   .extend({
     PORT: env.port(3001),
     OPS_PORT: env.port(9001),
-    DATABASE_URL,
     AUTH_KEK: kek,
     JWT_ISSUER: z.url().default('http://localhost:3001'),
     JWT_AUDIENCE: z.string().min(1).default('todo-api'),

@@ -4,14 +4,14 @@
  * Used by server.ts and, in-process, by the tests.
  */
 import { fileURLToPath } from 'node:url';
-
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connectDatabase, type DatabaseOptions } from '@todo/platform/db';
+import type { MigrationConfig } from '@todo/platform/config';
+import { connectDatabase, type DatabaseOptions, databaseOptionsFrom, databaseReady } from '@todo/platform/db';
 import { authEventsStream, connectBroker, ensureStream, Outbox, OutboxRelay, pingBroker } from '@todo/platform/events';
-import { apiDocs, createMetrics, createOpsApp, listen, type RunningServer } from '@todo/platform/http';
+import { createMetrics, type RunningServer, serve } from '@todo/platform/http';
 import type { Logger } from '@todo/platform/logger';
 import { createApp } from './app.ts';
-import type { AuthConfig, AuthMigrationConfig } from './config.ts';
+import type { AuthConfig } from './config.ts';
 import { AccessTokenIssuer } from './domain/access-tokens.ts';
 import { createPasswordHasher } from './domain/passwords.ts';
 import { entities } from './entities/index.ts';
@@ -31,19 +31,17 @@ export interface RunningAuthService {
   stop(): Promise<void>;
 }
 
-export function databaseOptions(config: AuthMigrationConfig, logger: Logger): DatabaseOptions {
-  return {
-    url: config.DATABASE_URL,
-    schema: 'auth',
-    entities,
-    migrations,
-    poolMax: config.DATABASE_POOL_MAX,
-    connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
-    statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
-    applicationName: SERVICE_NAME,
-    logger,
-  };
-}
+export const databaseOptions = (config: MigrationConfig, logger: Logger): DatabaseOptions =>
+  databaseOptionsFrom(config, { schema: 'auth', entities, migrations, applicationName: SERVICE_NAME }, logger);
+
+/** The key set as every replica and the rotation command build it. */
+export const signingKeys = (orm: ConstructorParameters<typeof SigningKeys>[0], config: AuthConfig) =>
+  new SigningKeys(orm, {
+    kek: config.AUTH_KEK,
+    algorithm: config.JWT_ALGORITHM,
+    activationDelaySeconds: config.SIGNING_KEY_ACTIVATION_DELAY_SECONDS,
+    tokenLifetimeSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+  });
 
 export async function startAuthService(config: AuthConfig, logger: Logger): Promise<RunningAuthService> {
   const orm = await connectDatabase(databaseOptions(config, logger));
@@ -52,12 +50,7 @@ export async function startAuthService(config: AuthConfig, logger: Logger): Prom
     memoryCostKib: config.PASSWORD_MEMORY_KIB,
     timeCost: config.PASSWORD_TIME_COST,
   });
-  const keys = new SigningKeys(orm, {
-    kek: config.AUTH_KEK,
-    algorithm: config.JWT_ALGORITHM,
-    activationDelaySeconds: config.SIGNING_KEY_ACTIVATION_DELAY_SECONDS,
-    tokenLifetimeSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
-  });
+  const keys = signingKeys(orm, config);
   await keys.ensureKey();
   const reloadKeys = setInterval(() => {
     keys.reload().catch((err: unknown) => logger.warn({ err }, 'could not reload signing keys'));
@@ -83,8 +76,6 @@ export async function startAuthService(config: AuthConfig, logger: Logger): Prom
   relay.start();
 
   const metrics = createMetrics(SERVICE_NAME);
-  let draining = false;
-
   const app = createApp({
     config,
     logger,
@@ -105,33 +96,23 @@ export async function startAuthService(config: AuthConfig, logger: Logger): Prom
       },
     },
   });
-  const opsApp = createOpsApp({
+  const served = await serve({
+    name: SERVICE_NAME,
+    app,
+    config,
     logger,
     metrics,
-    isDraining: () => draining,
-    extend: apiDocs({ specPath: API_SPEC, title: 'Auth API' }),
-    checks: {
-      database: async () => {
-        const check = await orm.checkConnection();
-        if (!check.ok) throw new Error(check.reason);
-      },
-      nats: () => pingBroker(nats),
-    },
+    checks: { database: databaseReady(orm), nats: () => pingBroker(nats) },
+    docs: { specPath: API_SPEC, title: 'Auth API' },
   });
-  const api = await listen(app, config.PORT, config.HOST);
-  const ops = await listen(opsApp, config.OPS_PORT, config.HOST);
-  logger.info({ api: api.url, ops: ops.url }, 'auth service listening');
 
   return {
-    api,
-    ops,
+    api: served.api,
+    ops: served.ops,
     keys,
     async stop() {
-      draining = true;
-      if (config.SHUTDOWN_DELAY_MS > 0) await new Promise((r) => setTimeout(r, config.SHUTDOWN_DELAY_MS));
+      await served.drain();
       clearInterval(reloadKeys);
-      await api.close(config.SHUTDOWN_TIMEOUT_MS);
-      await ops.close(1_000);
       await relay.stop();
       await nats.drain().catch((err: unknown) => logger.warn({ err }, 'NATS drain failed'));
       await orm.close();

@@ -1,23 +1,9 @@
 import { baseConfigSchema, env } from '@todo/platform/config';
 import { z } from 'zod';
 
-const DATABASE_URL = env.url(['postgres:', 'postgresql:'], 'postgres://postgres@127.0.0.1:5432/todo_platform');
-
-/** What `npm run migrate` needs. */
-export const todoMigrationConfigSchema = baseConfigSchema
-  .pick({
-    LOG_LEVEL: true,
-    DATABASE_POOL_MAX: true,
-    DATABASE_CONNECT_TIMEOUT_MS: true,
-    DATABASE_STATEMENT_TIMEOUT_MS: true,
-  })
-  .extend({ DATABASE_URL });
-export type TodoMigrationConfig = z.infer<typeof todoMigrationConfigSchema>;
-
 export const todoConfigSchema = baseConfigSchema.extend({
   PORT: env.port(3002),
   OPS_PORT: env.port(9002),
-  DATABASE_URL,
   AUTH_JWKS_URL: env.url(['http:', 'https:'], 'http://127.0.0.1:3001/.well-known/jwks.json'),
   JWT_ISSUER: z.url().default('http://localhost:3001'),
   JWT_AUDIENCE: z.string().min(1).default('todo-api'),

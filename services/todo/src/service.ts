@@ -4,15 +4,15 @@
  * Used by server.ts and, in-process, by the tests.
  */
 import { fileURLToPath } from 'node:url';
-
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { RevocationList, remoteKeys } from '@todo/platform/auth';
-import { connectDatabase, type DatabaseOptions } from '@todo/platform/db';
+import type { MigrationConfig } from '@todo/platform/config';
+import { connectDatabase, type DatabaseOptions, databaseOptionsFrom, databaseReady } from '@todo/platform/db';
 import { authEventsStream, connectBroker, ensureStream, pingBroker } from '@todo/platform/events';
-import { apiDocs, createMetrics, createOpsApp, listen, type RunningServer } from '@todo/platform/http';
+import { createMetrics, type RunningServer, serve } from '@todo/platform/http';
 import type { Logger } from '@todo/platform/logger';
 import { createApp } from './app.ts';
-import type { TodoConfig, TodoMigrationConfig } from './config.ts';
+import type { TodoConfig } from './config.ts';
 import { entities } from './entities/index.ts';
 import { forgetDeletedUsers } from './events/forget-deleted-users.ts';
 import { followRevocations } from './events/revocation-feed.ts';
@@ -43,19 +43,8 @@ export interface RunningTodoService {
   stop(): Promise<void>;
 }
 
-export function databaseOptions(config: TodoMigrationConfig, logger: Logger): DatabaseOptions {
-  return {
-    url: config.DATABASE_URL,
-    schema: 'todo',
-    entities,
-    migrations,
-    poolMax: config.DATABASE_POOL_MAX,
-    connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
-    statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
-    applicationName: SERVICE_NAME,
-    logger,
-  };
-}
+export const databaseOptions = (config: MigrationConfig, logger: Logger): DatabaseOptions =>
+  databaseOptionsFrom(config, { schema: 'todo', entities, migrations, applicationName: SERVICE_NAME }, logger);
 
 export async function startTodoService(config: TodoConfig, logger: Logger): Promise<RunningTodoService> {
   const orm = await connectDatabase(databaseOptions(config, logger));
@@ -88,37 +77,25 @@ export async function startTodoService(config: TodoConfig, logger: Logger): Prom
   }, 3_600_000);
   expireKeys.unref();
   const metrics = createMetrics(SERVICE_NAME);
-  let draining = false;
-
   const app = createApp({ config, logger, metrics, orm, keys, revocations });
-  const opsApp = createOpsApp({
+  const served = await serve({
+    name: SERVICE_NAME,
+    app,
+    config,
     logger,
     metrics,
-    isDraining: () => draining,
-    extend: apiDocs({ specPath: API_SPEC, title: 'Todo API' }),
-    checks: {
-      database: async () => {
-        const check = await orm.checkConnection();
-        if (!check.ok) throw new Error(check.reason);
-      },
-      nats: () => pingBroker(nats),
-    },
+    checks: { database: databaseReady(orm), nats: () => pingBroker(nats) },
+    docs: { specPath: API_SPEC, title: 'Todo API' },
   });
-  const api = await listen(app, config.PORT, config.HOST);
-  const ops = await listen(opsApp, config.OPS_PORT, config.HOST);
-  logger.info({ api: api.url, ops: ops.url }, 'todo service listening');
 
   return {
-    api,
-    ops,
+    api: served.api,
+    ops: served.ops,
     revocations,
     async stop() {
-      draining = true;
-      if (config.SHUTDOWN_DELAY_MS > 0) await new Promise((r) => setTimeout(r, config.SHUTDOWN_DELAY_MS));
+      await served.drain();
       clearInterval(pruneRevocations);
       clearInterval(expireKeys);
-      await api.close(config.SHUTDOWN_TIMEOUT_MS);
-      await ops.close(1_000);
       await Promise.all([feed.stop(), forgetter.stop()]);
       await nats.drain().catch((err: unknown) => logger.warn({ err }, 'NATS drain failed'));
       await orm.close();

@@ -7,16 +7,8 @@
 import type { TestUser } from '@todo/auth-service/testing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TodoView as Todo } from '../src/domain/todo-view.ts';
 import { type Stack, startStack } from './support/stack.ts';
-
-interface Todo {
-  id: string;
-  title: string;
-  description: string | null;
-  done: boolean;
-  dueAt: string | null;
-  version: number;
-}
 
 const FIELDS = ['title', 'description', 'done', 'dueAt', 'id', 'version', 'ownerId', '__proto__', 'constructor', ''];
 

@@ -2,13 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { TestUser } from '@todo/auth-service/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TodoView as Todo } from '../src/domain/todo-view.ts';
 import { type Stack, startStack } from './support/stack.ts';
-
-interface Todo {
-  id: string;
-  title: string;
-  version: number;
-}
 
 describe('retries and races: idempotent creates and optimistic concurrency', () => {
   let stack: Stack;

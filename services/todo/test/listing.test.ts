@@ -1,13 +1,8 @@
 import type { TestUser } from '@todo/auth-service/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TodoView as Todo } from '../src/domain/todo-view.ts';
 import { type Stack, startStack } from './support/stack.ts';
 
-interface Todo {
-  id: string;
-  title: string;
-  done: boolean;
-  dueAt: string | null;
-}
 interface Page {
   items: Todo[];
   nextCursor: string | null;

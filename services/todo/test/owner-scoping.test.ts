@@ -5,14 +5,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { testLogger } from '@todo/auth-service/testing';
-import { loadConfig } from '@todo/platform/config';
-import { connectDatabase, type MikroORM } from '@todo/platform/db';
-import { cloneDatabase, type TestDatabase } from '@todo/testkit';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { todoMigrationConfigSchema } from '../src/config.ts';
+import type { MikroORM } from '@todo/platform/db';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ownedBy, TodoSchema } from '../src/entities/todo.entity.ts';
-import { databaseOptions } from '../src/service.ts';
+import { openTodoDatabase } from './support/stack.ts';
 
 const SRC = fileURLToPath(new URL('../src/', import.meta.url));
 
@@ -26,20 +22,14 @@ const sourceFiles = (dir: string): string[] =>
   );
 
 describe('every todo query names its owner', () => {
-  let database: TestDatabase;
+  let db: Awaited<ReturnType<typeof openTodoDatabase>>;
   let orm: MikroORM;
   beforeAll(async () => {
-    database = await cloneDatabase(inject('databaseServerUrl'), inject('databaseTemplate'));
-    orm = await connectDatabase(
-      databaseOptions(
-        loadConfig(todoMigrationConfigSchema, { DATABASE_URL: database.url }),
-        testLogger('todo-scoping'),
-      ),
-    );
+    db = await openTodoDatabase();
+    orm = db.orm;
   });
   afterAll(async () => {
-    await orm?.close();
-    await database?.drop();
+    await db?.close();
   });
 
   it('the ORM refuses a find, count, update or delete on todos without an owner', async () => {

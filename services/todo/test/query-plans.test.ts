@@ -2,14 +2,10 @@
  * At 100,000 todos for one user, every list shape is an index range scan of that user's rows: no
  * sequential scan, no sort. The plans are PostgreSQL's own EXPLAIN of the exact SQL the repository runs.
  */
-import { testLogger } from '@todo/auth-service/testing';
-import { loadConfig } from '@todo/platform/config';
-import { connectDatabase, type MikroORM } from '@todo/platform/db';
-import { cloneDatabase, type TestDatabase } from '@todo/testkit';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { todoMigrationConfigSchema } from '../src/config.ts';
+import type { MikroORM } from '@todo/platform/db';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ListQuery, TodoRepository } from '../src/repositories/todo.repository.ts';
-import { databaseOptions } from '../src/service.ts';
+import { openTodoDatabase } from './support/stack.ts';
 
 const OWNER = '01a2168a-0000-7000-8000-000000000001';
 
@@ -23,13 +19,12 @@ interface PlanNode {
 const nodes = (plan: PlanNode): PlanNode[] => [plan, ...(plan.Plans ?? []).flatMap(nodes)];
 
 describe('list queries stay index range scans at 100,000 todos per user', () => {
-  let database: TestDatabase;
+  let db: Awaited<ReturnType<typeof openTodoDatabase>>;
   let orm: MikroORM;
 
   beforeAll(async () => {
-    database = await cloneDatabase(inject('databaseServerUrl'), inject('databaseTemplate'));
-    const config = loadConfig(todoMigrationConfigSchema, { DATABASE_URL: database.url });
-    orm = await connectDatabase(databaseOptions(config, testLogger('todo-plans')));
+    db = await openTodoDatabase();
+    orm = db.orm;
     // 100,000 todos of one user (a third without a due date) among 50,000 of others.
     await orm.em.execute(`
       insert into todo.todos (id, owner_id, title, description, done, due_at, created_at, updated_at, version)
@@ -42,8 +37,7 @@ describe('list queries stay index range scans at 100,000 todos per user', () => 
     await orm.em.execute('analyze todo.todos');
   }, 120_000);
   afterAll(async () => {
-    await orm?.close();
-    await database?.drop();
+    await db?.close();
   });
 
   async function plan(query: ListQuery): Promise<PlanNode> {

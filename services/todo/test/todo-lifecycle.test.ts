@@ -1,17 +1,7 @@
 import type { TestUser } from '@todo/auth-service/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TodoView as Todo } from '../src/domain/todo-view.ts';
 import { type Stack, startStack } from './support/stack.ts';
-
-interface Todo {
-  id: string;
-  title: string;
-  description: string | null;
-  done: boolean;
-  dueAt: string | null;
-  createdAt: string;
-  updatedAt: string;
-  version: number;
-}
 
 describe('a user keeps todos: create, read, change, delete', () => {
   let stack: Stack;

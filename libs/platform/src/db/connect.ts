@@ -7,6 +7,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { EntitySchema, MigrationObject } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { defineConfig, MikroORM } from '@mikro-orm/postgresql';
+import type { MigrationConfig } from '../config.ts';
 import type { Logger } from '../logger.ts';
 
 export type { MikroORM } from '@mikro-orm/postgresql';
@@ -24,6 +25,30 @@ export interface DatabaseOptions {
   statementTimeoutMs: number;
   applicationName: string;
   logger: Logger;
+}
+
+export interface SchemaDefinition {
+  schema: string;
+  // biome-ignore lint/suspicious/noExplicitAny: entity schemas are heterogeneous by nature
+  entities: EntitySchema<any, any>[];
+  migrations: MigrationObject[];
+  applicationName: string;
+}
+
+/** DatabaseOptions from the shared DATABASE_* settings and what the service itself defines. */
+export function databaseOptionsFrom(
+  config: MigrationConfig,
+  definition: SchemaDefinition,
+  logger: Logger,
+): DatabaseOptions {
+  return {
+    ...definition,
+    url: config.DATABASE_URL,
+    poolMax: config.DATABASE_POOL_MAX,
+    connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
+    statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+    logger,
+  };
 }
 
 export function ormOptions(options: DatabaseOptions) {
@@ -87,3 +112,9 @@ export async function connectDatabase(options: DatabaseOptions, retry: RetryOpti
     }
   }
 }
+
+/** A readiness check: a round trip to the database. */
+export const databaseReady = (orm: MikroORM) => async (): Promise<void> => {
+  const check = await orm.checkConnection();
+  if (!check.ok) throw new Error(check.reason);
+};

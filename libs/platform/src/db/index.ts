@@ -1,4 +1,13 @@
-export { connectDatabase, type DatabaseOptions, type MikroORM, ormOptions, type RetryOptions } from './connect.ts';
+export {
+  connectDatabase,
+  type DatabaseOptions,
+  databaseOptionsFrom,
+  databaseReady,
+  type MikroORM,
+  ormOptions,
+  type RetryOptions,
+  type SchemaDefinition,
+} from './connect.ts';
 export { newId } from './ids.ts';
 export { ensureDatabaseExists, type MigrationReport, migrateDatabase } from './migrate.ts';
 export { type DatabaseState, requestScopedEntityManager } from './request-context.ts';

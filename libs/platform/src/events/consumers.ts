@@ -6,7 +6,14 @@
  * - `followEvents`: an ordered, ephemeral consumer per process that sees every event from a point in time,
  *   for state each replica keeps in memory (the revocation list).
  */
-import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import {
+  AckPolicy,
+  type Consumer,
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import { ZodError } from 'zod';
 import type { Logger } from '../logger.ts';
@@ -56,46 +63,26 @@ export async function startDurableConsumer<T extends EventType>(
   } catch {
     await jsm.consumers.update(stream.name, durable, config);
   }
-  const consumer = await js.consumers.get(stream.name, durable);
-  const pendingAtStart = (await consumer.info()).num_pending;
-  const messages = await consumer.consume({ max_messages: 64 });
-  let markCaughtUp: () => void = () => undefined;
-  const caughtUp = new Promise<void>((resolve) => {
-    markCaughtUp = resolve;
-  });
-  if (pendingAtStart === 0) markCaughtUp();
-
-  const loop = (async () => {
-    for await (const msg of messages) {
-      try {
-        const event = parseEvent(type, msg.json());
-        await handle(event);
-        await msg.ackAck().catch(() => msg.ack());
-      } catch (err) {
-        if (err instanceof ZodError || err instanceof SyntaxError) {
-          logger.error({ err, subject: msg.subject, seq: msg.seq }, 'event breaks its contract; dropped');
-          msg.term();
-        } else {
-          const delayMs = Math.min(1_000 * 2 ** (msg.info.deliveryCount - 1), 60_000);
-          const last = msg.info.deliveryCount >= maxDeliver;
-          logger[last ? 'error' : 'warn'](
-            { err, subject: msg.subject, attempt: msg.info.deliveryCount },
-            last ? 'event handling failed for the last time' : 'event handling failed; will retry',
-          );
-          msg.nak(delayMs);
-        }
+  return run(await js.consumers.get(stream.name, durable), async (msg) => {
+    try {
+      const event = parseEvent(type, msg.json());
+      await handle(event);
+      await msg.ackAck().catch(() => msg.ack());
+    } catch (err) {
+      if (err instanceof ZodError || err instanceof SyntaxError) {
+        logger.error({ err, subject: msg.subject, seq: msg.seq }, 'event breaks its contract; dropped');
+        msg.term();
+      } else {
+        const delayMs = Math.min(1_000 * 2 ** (msg.info.deliveryCount - 1), 60_000);
+        const last = msg.info.deliveryCount >= maxDeliver;
+        logger[last ? 'error' : 'warn'](
+          { err, subject: msg.subject, attempt: msg.info.deliveryCount },
+          last ? 'event handling failed for the last time' : 'event handling failed; will retry',
+        );
+        msg.nak(delayMs);
       }
-      if (msg.info.pending === 0) markCaughtUp();
     }
-  })();
-
-  return {
-    caughtUp,
-    async stop() {
-      await messages.close();
-      await loop;
-    },
-  };
+  });
 }
 
 export interface FollowOptions {
@@ -117,26 +104,31 @@ export async function followEvents(options: FollowOptions): Promise<RunningConsu
     opt_start_time: since.toISOString(),
   });
   const wanted = new Set<string>(types);
+  return run(consumer, async (msg) => {
+    const type = typeOf(msg, namespace) as EventType;
+    try {
+      if (wanted.has(type)) handle(type, parseEvent(type, msg.json()));
+    } catch (err) {
+      logger.error({ err, subject: msg.subject, seq: msg.seq }, 'event breaks its contract; ignored');
+    }
+  });
+}
+
+/** Consumes one message at a time with `onMessage`, telling when the backlog present at start is done. */
+async function run(consumer: Consumer, onMessage: (msg: JsMsg) => Promise<void>): Promise<RunningConsumer> {
   const pendingAtStart = (await consumer.info()).num_pending;
-  const messages = await consumer.consume();
+  const messages = await consumer.consume({ max_messages: 64 });
   let markCaughtUp: () => void = () => undefined;
   const caughtUp = new Promise<void>((resolve) => {
     markCaughtUp = resolve;
   });
   if (pendingAtStart === 0) markCaughtUp();
-
   const loop = (async () => {
     for await (const msg of messages) {
-      const type = typeOf(msg, namespace) as EventType;
-      try {
-        if (wanted.has(type)) handle(type, parseEvent(type, msg.json()));
-      } catch (err) {
-        logger.error({ err, subject: msg.subject, seq: msg.seq }, 'event breaks its contract; ignored');
-      }
+      await onMessage(msg);
       if (msg.info.pending === 0) markCaughtUp();
     }
   })();
-
   return {
     caughtUp,
     async stop() {

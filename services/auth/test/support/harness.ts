@@ -4,7 +4,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { loadConfig } from '@todo/platform/config';
+import { loadConfig, migrationConfigSchema } from '@todo/platform/config';
 import { migrateDatabase } from '@todo/platform/db';
 import { createLogger } from '@todo/platform/logger';
 import {
@@ -17,7 +17,7 @@ import {
 } from '@todo/testkit';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { type AuthConfig, authConfigSchema, authMigrationConfigSchema } from '../../src/config.ts';
+import { type AuthConfig, authConfigSchema } from '../../src/config.ts';
 import { databaseOptions, type RunningAuthService, startAuthService } from '../../src/service.ts';
 
 /** Every response a test receives from the auth API is checked against this document. */
@@ -27,7 +27,7 @@ export const testLogger = (service: string) =>
   createLogger({ service, level: (process.env.TEST_LOG_LEVEL as 'silent' | undefined) ?? 'silent' });
 
 export async function migrateAuthSchema(url: string): Promise<void> {
-  const config = loadConfig(authMigrationConfigSchema, { DATABASE_URL: url });
+  const config = loadConfig(migrationConfigSchema, { DATABASE_URL: url });
   await migrateDatabase(databaseOptions(config, testLogger('auth-migrate')));
 }
 

@@ -3,19 +3,41 @@
  * service verifying them through the auth service's JWKS over HTTP, on one cloned database and real NATS.
  */
 import { type AuthHarness, startAuth, testLogger } from '@todo/auth-service/testing';
-import { loadConfig } from '@todo/platform/config';
-import { migrateDatabase } from '@todo/platform/db';
-import { cloneDatabase, type HttpClient, httpClient, openApiContract, uniqueName } from '@todo/testkit';
+import { loadConfig, migrationConfigSchema } from '@todo/platform/config';
+import { connectDatabase, type MikroORM, migrateDatabase } from '@todo/platform/db';
+import {
+  cloneDatabase,
+  type HttpClient,
+  httpClient,
+  openApiContract,
+  type TestDatabase,
+  uniqueName,
+} from '@todo/testkit';
 import { inject } from 'vitest';
-import { type TodoConfig, todoConfigSchema, todoMigrationConfigSchema } from '../../src/config.ts';
+import { type TodoConfig, todoConfigSchema } from '../../src/config.ts';
 import { API_SPEC, databaseOptions, type RunningTodoService, startTodoService } from '../../src/service.ts';
 
 /** Every response a test receives from the todo API is checked against its OpenAPI document. */
 const todoApi = (url: string) => httpClient(url, { contract: openApiContract(API_SPEC) });
 
 export async function migrateTodoSchema(url: string): Promise<void> {
-  const config = loadConfig(todoMigrationConfigSchema, { DATABASE_URL: url });
+  const config = loadConfig(migrationConfigSchema, { DATABASE_URL: url });
   await migrateDatabase(databaseOptions(config, testLogger('todo-migrate')));
+}
+
+/** A migrated database of this file's own with the todo service's ORM on it, for tests below the HTTP API. */
+export async function openTodoDatabase(): Promise<{ orm: MikroORM; database: TestDatabase; close(): Promise<void> }> {
+  const database = await cloneDatabase(inject('databaseServerUrl'), inject('databaseTemplate'));
+  const config = loadConfig(migrationConfigSchema, { DATABASE_URL: database.url });
+  const orm = await connectDatabase(databaseOptions(config, testLogger('todo-db')));
+  return {
+    orm,
+    database,
+    async close() {
+      await orm.close();
+      await database.drop();
+    },
+  };
 }
 
 export interface Stack {
