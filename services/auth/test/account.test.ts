@@ -16,6 +16,30 @@ describe('a signed-in user manages their account', () => {
     expect((await auth.http.get('/auth/me')).status).toBe(401);
   });
 
+  it('every account route refuses a request without a token, or with a token of an ended session', async () => {
+    const user = await auth.newUser();
+    const calls = (token?: string) => [
+      auth.http.get('/auth/me', { token }),
+      auth.http.put(
+        '/auth/me/password',
+        { currentPassword: user.password, newPassword: 'whatever long enough' },
+        { token },
+      ),
+      auth.http.delete('/auth/me', { token, body: { password: user.password } }),
+      auth.http.post('/auth/logout', undefined, { token }),
+    ];
+    for (const res of await Promise.all(calls())) {
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toBe('Bearer realm="auth"');
+    }
+    expect((await auth.http.post('/auth/logout', undefined, { token: user.accessToken })).status).toBe(204);
+    for (const res of await Promise.all(calls(user.accessToken))) {
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"');
+    }
+    expect((await auth.http.post('/auth/login', { email: user.email, password: user.password })).status).toBe(200);
+  });
+
   it('changing the password ends every other session and keeps this one', async () => {
     const user = await auth.newUser();
     const other = await auth.logIn(user.email, user.password);

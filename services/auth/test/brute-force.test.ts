@@ -101,3 +101,28 @@ describe('password guessing is limited, across replicas, with Retry-After', () =
     expect(blocked.status).toBe(429);
   });
 });
+
+describe('the limits hold across replicas', () => {
+  let first: AuthHarness;
+  let second: AuthHarness;
+  beforeAll(async () => {
+    first = await startAuth();
+    // Another replica of the same deployment: same database, so the same counters.
+    second = await startAuth({ database: first.database, env: { AUTH_KEK: first.config.AUTH_KEK.toString('base64') } });
+  });
+  afterAll(async () => {
+    await second?.stop();
+    await first?.stop();
+  });
+
+  it('failures spread over two replicas add up, and either replica then refuses with 429', async () => {
+    const user = await first.newUser();
+    for (let i = 0; i < 10; i++) {
+      const replica = i % 2 === 0 ? first : second;
+      expect((await replica.http.post('/auth/login', { email: user.email, password: `wrong ${i}` })).status).toBe(401);
+    }
+    for (const replica of [first, second]) {
+      expect((await replica.http.post('/auth/login', { email: user.email, password: user.password })).status).toBe(429);
+    }
+  });
+});

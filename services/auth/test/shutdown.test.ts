@@ -1,0 +1,24 @@
+import { httpClient, waitFor } from '@todo/testkit';
+import { describe, expect, it } from 'vitest';
+import { startAuth } from './support/harness.ts';
+
+describe('stopping a service drains it instead of dropping requests', () => {
+  it('readiness fails first, requests in flight finish, then nothing is accepted', async () => {
+    const auth = await startAuth({ env: { SHUTDOWN_DELAY_MS: '600' } });
+    const user = await auth.newUser();
+    const ops = httpClient(auth.service.ops.url);
+
+    // A login takes a while (argon2id); stop while it runs.
+    const inFlight = auth.http.post('/auth/login', { email: user.email, password: user.password });
+    const stopped = auth.stop();
+
+    await waitFor(async () => (await ops.get('/readyz')).status === 503, { what: 'readiness to fail', timeoutMs: 500 });
+    expect((await ops.get<{ status: string }>('/readyz')).body.status).toBe('draining');
+    // During the delay the load balancer may still send traffic: it is served.
+    expect((await auth.http.get('/.well-known/jwks.json')).status).toBe(200);
+
+    expect((await inFlight).status).toBe(200);
+    await stopped;
+    await expect(fetch(`${auth.url}/.well-known/jwks.json`)).rejects.toThrow();
+  });
+});
