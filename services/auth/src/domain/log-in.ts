@@ -30,15 +30,14 @@ export const invalidCredentials = () =>
 
 export async function logIn(deps: LogInDeps, { email, password, ip }: Credentials): Promise<LoggedIn> {
   await deps.guard.beforeLogin(email, ip);
-  const users = new UserRepository(deps.em);
-  const user = await users.findByEmail(email);
-  const stored = user ? await users.passwordHashOf(user.id) : undefined;
-  const ok = await deps.hasher.verify(stored, password);
-  if (!user || !stored || !ok) {
+  const found = await new UserRepository(deps.em).findWithPasswordHash(email);
+  const ok = await deps.hasher.verify(found?.passwordHash, password);
+  if (!found || !ok) {
     await deps.guard.loginFailed(email, ip);
     throw invalidCredentials();
   }
   await deps.guard.loginSucceeded(email, ip);
+  const { user, passwordHash: stored } = found;
 
   const newHash = deps.hasher.needsRehash(stored) ? await deps.hasher.hash(password) : undefined;
   const tokens = await deps.em.transactional(async (em) => {

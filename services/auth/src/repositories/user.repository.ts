@@ -23,8 +23,13 @@ export class UserRepository {
     return this.#em.findOne(UserSchema, { id });
   }
 
-  findByEmail(email: string): Promise<User | null> {
-    return this.#em.findOne(UserSchema, { email });
+  /** The user and their password hash in one round trip, whether or not the email exists (same cost). */
+  async findWithPasswordHash(email: string): Promise<{ user: User; passwordHash: string } | undefined> {
+    const [row] = await this.#em.execute<(Record<string, unknown> & { password_hash: string })[]>(
+      'select u.*, c.password_hash from auth.users u join auth.credentials c on c.user_id = u.id where u.email = ?',
+      [email],
+    );
+    return row ? { user: this.#em.map(UserSchema, row) as User, passwordHash: row.password_hash } : undefined;
   }
 
   async passwordHashOf(userId: string): Promise<string | undefined> {
