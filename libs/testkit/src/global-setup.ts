@@ -6,6 +6,7 @@ import type { TestProject } from 'vitest/node';
 import './provided.ts';
 import { createTemplate, dropDatabase } from './databases.ts';
 import { startInfrastructure } from './infrastructure.ts';
+import { removeLeftovers } from './leftovers.ts';
 
 export type MigrationStep = (databaseUrl: string) => Promise<void>;
 
@@ -14,6 +15,7 @@ export async function setUpIntegrationProject(
   migrations: MigrationStep[],
 ): Promise<() => Promise<void>> {
   const infrastructure = await startInfrastructure();
+  await removeLeftovers(infrastructure.databaseUrl, infrastructure.natsUrl);
   const template = await createTemplate(infrastructure.databaseUrl, async (url) => {
     for (const migrate of migrations) await migrate(url);
   });

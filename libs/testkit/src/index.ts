@@ -18,6 +18,7 @@ export {
   type TestResponse,
 } from './http.ts';
 export { type Infrastructure, startInfrastructure } from './infrastructure.ts';
+export { createdAtOf, removeLeftovers, removeStreams } from './leftovers.ts';
 export { ContractViolationError, openApiContract } from './openapi.ts';
 export type {} from './provided.ts';
 export { waitFor } from './wait-for.ts';

@@ -12,6 +12,7 @@ import {
   type HttpClient,
   httpClient,
   openApiContract,
+  removeStreams,
   type TestDatabase,
   uniqueName,
 } from '@todo/testkit';
@@ -75,6 +76,8 @@ export interface StartAuthOptions {
 export async function startAuth(options: StartAuthOptions = {}): Promise<AuthHarness> {
   const serverUrl = inject('databaseServerUrl');
   const ownsDatabase = options.database === undefined;
+  const ownsNamespace = options.eventsNamespace === undefined;
+  const eventsNamespace = options.eventsNamespace ?? uniqueName('ns');
   const database = options.database ?? (await cloneDatabase(serverUrl, inject('databaseTemplate')));
   const config = loadConfig(authConfigSchema, {
     NODE_ENV: 'test',
@@ -83,7 +86,7 @@ export async function startAuth(options: StartAuthOptions = {}): Promise<AuthHar
     OPS_PORT: '0',
     DATABASE_URL: database.url,
     NATS_URL: inject('natsUrl'),
-    EVENTS_NAMESPACE: options.eventsNamespace ?? uniqueName('ns'),
+    EVENTS_NAMESPACE: eventsNamespace,
     AUTH_KEK: randomBytes(32).toString('base64'),
     JWT_ISSUER: 'http://auth.test',
     JWT_AUDIENCE: 'todo-api',
@@ -139,6 +142,7 @@ export async function startAuth(options: StartAuthOptions = {}): Promise<AuthHar
     async stop() {
       await service.stop();
       if (ownsDatabase) await database.drop();
+      if (ownsNamespace) await removeStreams(config.NATS_URL, eventsNamespace);
     },
   };
 }

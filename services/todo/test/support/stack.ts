@@ -10,6 +10,7 @@ import {
   type HttpClient,
   httpClient,
   openApiContract,
+  removeStreams,
   type TestDatabase,
   uniqueName,
 } from '@todo/testkit';
@@ -95,6 +96,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await todo.stop();
       await auth.stop();
       await database.drop();
+      await removeStreams(todoConfig.NATS_URL, auth.config.EVENTS_NAMESPACE);
     },
   };
 }
