@@ -14,6 +14,7 @@ import { createApp } from './app.ts';
 import type { AuthConfig } from './config.ts';
 import { AccessTokenIssuer } from './domain/access-tokens.ts';
 import { createPasswordHasher } from './domain/passwords.ts';
+import { sweepEndedSessions } from './domain/sessions.ts';
 import { entities } from './entities/index.ts';
 import { SigningKeys } from './keys/signing-keys.ts';
 import { BruteForceGuard } from './limits/brute-force-guard.ts';
@@ -57,6 +58,18 @@ export async function startAuthService(config: AuthConfig, logger: Logger): Prom
   }, config.SIGNING_KEY_RELOAD_SECONDS * 1000);
   reloadKeys.unref();
 
+  const sessionSettings = {
+    lifetimeSeconds: config.SESSION_LIFETIME_SECONDS,
+    idleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS,
+    reuseIntervalSeconds: config.REFRESH_REUSE_INTERVAL_SECONDS,
+  };
+  const sweepSessions = setInterval(() => {
+    sweepEndedSessions(orm.em.fork(), sessionSettings).catch((err: unknown) =>
+      logger.warn({ err }, 'could not sweep ended sessions'),
+    );
+  }, 3_600_000);
+  sweepSessions.unref();
+
   const tokens = new AccessTokenIssuer(keys, {
     issuer: config.JWT_ISSUER,
     audience: config.JWT_AUDIENCE,
@@ -89,11 +102,7 @@ export async function startAuthService(config: AuthConfig, logger: Logger): Prom
       kek: config.AUTH_KEK,
       tokens,
       outbox,
-      settings: {
-        lifetimeSeconds: config.SESSION_LIFETIME_SECONDS,
-        idleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS,
-        reuseIntervalSeconds: config.REFRESH_REUSE_INTERVAL_SECONDS,
-      },
+      settings: sessionSettings,
     },
   });
   const served = await serve({
@@ -113,6 +122,7 @@ export async function startAuthService(config: AuthConfig, logger: Logger): Prom
     async stop() {
       await served.drain();
       clearInterval(reloadKeys);
+      clearInterval(sweepSessions);
       await relay.stop();
       await nats.drain().catch((err: unknown) => logger.warn({ err }, 'NATS drain failed'));
       await orm.close();

@@ -1,5 +1,9 @@
+import { loadConfig, migrationConfigSchema } from '@todo/platform/config';
+import { connectDatabase, type MikroORM } from '@todo/platform/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AuthHarness, startAuth, type TestUser, type TokenResponse } from './support/harness.ts';
+import { sweepEndedSessions } from '../src/domain/sessions.ts';
+import { databaseOptions } from '../src/service.ts';
+import { type AuthHarness, startAuth, type TestUser, type TokenResponse, testLogger } from './support/harness.ts';
 
 describe('refresh tokens rotate, and a stolen one ends the session', () => {
   let auth: AuthHarness;
@@ -114,5 +118,45 @@ describe('refresh tokens rotate, and a stolen one ends the session', () => {
     const res = await refresh(old.refreshToken);
     expect(res.status).toBe(401);
     expect(res.body).toMatchObject({ detail: expect.stringMatching(/ended/) });
+  });
+});
+
+describe('ended sessions do not pile up', () => {
+  let auth: AuthHarness;
+  let orm: MikroORM;
+  beforeAll(async () => {
+    auth = await startAuth();
+    const config = loadConfig(migrationConfigSchema, { DATABASE_URL: auth.database.url });
+    orm = await connectDatabase(databaseOptions(config, testLogger('auth-sweep')));
+  });
+  afterAll(async () => {
+    await orm?.close();
+    await auth?.stop();
+  });
+
+  it('sessions that ended more than 30 days ago are swept; live and recently ended ones stay', async () => {
+    const [live, recent, old, idle] = await Promise.all([
+      auth.newUser(),
+      auth.newUser(),
+      auth.newUser(),
+      auth.newUser(),
+    ]);
+    await auth.http.post('/auth/logout', undefined, { token: recent.accessToken });
+    await auth.sql(
+      `update auth.sessions set revoked_at = now() - interval '31 days', revoked_reason = 'logout' where user_id = $1`,
+      [old.id],
+    );
+    await auth.sql(`update auth.sessions set last_active_at = now() - interval '38 days' where user_id = $1`, [
+      idle.id,
+    ]);
+
+    const swept = await sweepEndedSessions(orm.em.fork(), {
+      lifetimeSeconds: auth.config.SESSION_LIFETIME_SECONDS,
+      idleTimeoutSeconds: auth.config.SESSION_IDLE_TIMEOUT_SECONDS,
+      reuseIntervalSeconds: auth.config.REFRESH_REUSE_INTERVAL_SECONDS,
+    });
+    expect(swept).toBe(2);
+    const left = await auth.sql('select user_id from auth.sessions');
+    expect(left.map((r) => r.user_id).sort()).toEqual([live.id, recent.id].sort());
   });
 });

@@ -168,3 +168,14 @@ export async function endSessions(
   for (const session of doomed) revoke(deps, session, reason, now);
   return doomed.length;
 }
+
+/** How long an ended session stays on record (for support and forensics) before it is deleted. */
+const ENDED_SESSION_RETENTION_DAYS = 30;
+
+/** Deletes sessions that ended more than the retention period ago. Safe from every replica at once. */
+export function sweepEndedSessions(em: EntityManager, settings: SessionSettings, now = new Date()): Promise<number> {
+  const retention = ENDED_SESSION_RETENTION_DAYS * 86_400_000;
+  const endedBefore = new Date(now.getTime() - retention);
+  const idleBefore = new Date(endedBefore.getTime() - settings.idleTimeoutSeconds * 1000);
+  return new SessionRepository(em).deleteEnded(endedBefore, idleBefore);
+}

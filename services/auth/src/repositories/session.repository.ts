@@ -34,4 +34,18 @@ export class SessionRepository {
   allOfUser(userId: string): Promise<Session[]> {
     return this.#em.find(SessionSchema, { userId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
   }
+
+  /**
+   * Maintenance across users: deletes sessions that ended (revoked, past their absolute end, or idle past
+   * `idleBefore`) before `endedBefore`. Their tokens are long expired; the rows only document history.
+   */
+  async deleteEnded(endedBefore: Date, idleBefore: Date): Promise<number> {
+    return this.#em.nativeDelete(SessionSchema, {
+      $or: [
+        { revokedAt: { $lt: endedBefore } },
+        { expiresAt: { $lt: endedBefore } },
+        { lastActiveAt: { $lt: idleBefore } },
+      ],
+    });
+  }
 }
