@@ -1,6 +1,6 @@
 /** createApp(deps): the auth API's middleware order, on one screen. No side effects. */
 import type { MikroORM } from '@mikro-orm/postgresql';
-import type { AuthState } from '@todo/platform/auth';
+import { type AuthState, requireAccessToken } from '@todo/platform/auth';
 import { type DatabaseState, requestScopedEntityManager } from '@todo/platform/db';
 import type { Outbox } from '@todo/platform/events';
 import { type HttpMetrics, jsonBody, problemDetails, type RequestState, requestContext } from '@todo/platform/http';
@@ -33,7 +33,14 @@ export type AuthContextState = RequestState & DatabaseState & AuthState;
 export function createApp(deps: AuthAppDeps): Koa<AuthContextState> {
   // Behind a proxy, trust only the address the nearest one appended to X-Forwarded-For.
   const app = new Koa<AuthContextState>({ proxy: deps.config.TRUST_PROXY, maxIpsCount: 1 });
-  const routers = [authRoutes(deps), meRoutes(deps), wellKnownRoutes(deps)];
+  // The auth service verifies its own tokens against its key set directly, no JWKS round trip.
+  const bearer = requireAccessToken({
+    keys: deps.keys.resolver(),
+    issuer: deps.config.JWT_ISSUER,
+    audience: deps.config.JWT_AUDIENCE,
+    realm: 'auth',
+  });
+  const routers = [authRoutes(deps, bearer), meRoutes(deps, bearer), wellKnownRoutes(deps)];
 
   app.use(requestContext(deps.logger, deps.metrics));
   app.use(problemDetails());

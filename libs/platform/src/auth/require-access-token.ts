@@ -66,10 +66,18 @@ export function requireAccessToken(options: AccessTokenOptions): Middleware<Auth
     return principal;
   }
 
+  // jose hands back the same CryptoKey for a key it has cached; convert each one for koa-jwt only once.
+  const converted = new WeakMap<CryptoKey, KeyObject>();
   const es256 = koaJwt({
     secret: async (header: JWSHeaderParameters) => {
       const key = await keys(header);
-      return (key instanceof KeyObject || key instanceof Uint8Array ? key : KeyObject.from(key)) as never;
+      if (key instanceof KeyObject || key instanceof Uint8Array) return key as never;
+      let keyObject = converted.get(key);
+      if (!keyObject) {
+        keyObject = KeyObject.from(key);
+        converted.set(key, keyObject);
+      }
+      return keyObject as never;
     },
     algorithms: ['ES256'],
     issuer,

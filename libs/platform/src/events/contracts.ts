@@ -11,14 +11,7 @@ export const USER_DELETED = 'auth.user.deleted';
 export const sessionRevokedData = z.object({
   sessionId: z.uuid(),
   userId: z.uuid(),
-  reason: z.enum([
-    'logout',
-    'logout_others',
-    'logout_global',
-    'refresh_token_reuse',
-    'password_changed',
-    'user_deleted',
-  ]),
+  reason: z.enum(['logout', 'logout_others', 'logout_global', 'refresh_token_reuse', 'password_changed']),
   /** Epoch seconds: the latest `exp` of any access token issued for the session. */
   tokensExpireBy: z.number().int(),
 });

@@ -37,12 +37,7 @@ export class Outbox {
   }
 
   /** Records an event in `em`'s unit of work; it is written when that transaction commits. */
-  enqueue<T extends EventType>(
-    em: EntityManager,
-    type: T,
-    data: EventData<T>,
-    subject?: string,
-  ): CloudEvent<EventData<T>> {
+  enqueue<T extends EventType>(em: EntityManager, type: T, data: EventData<T>): CloudEvent<EventData<T>> {
     const now = new Date();
     const event: CloudEvent<EventData<T>> = {
       specversion: '1.0',
@@ -51,7 +46,6 @@ export class Outbox {
       type,
       time: now.toISOString(),
       datacontenttype: 'application/json',
-      ...(subject ? { subject } : {}),
       data,
     };
     em.create(OutboxEventSchema, { id: event.id, type, payload: event, createdAt: now, publishedAt: null });

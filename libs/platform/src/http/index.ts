@@ -7,4 +7,4 @@ export { PROBLEM_CONTENT_TYPE, type ProblemBody, problemDetails, problemType, to
 export { type RequestState, requestContext } from './request-context.ts';
 export { type ServeConfig, type Served, type ServeOptions, serve } from './serve.ts';
 export { listen, type RunningServer } from './server.ts';
-export { parseBody, parseHeaders, parseQuery, plainText } from './validate.ts';
+export { codePointLength, parseBody, parseHeaders, parseQuery, plainText } from './validate.ts';

@@ -38,8 +38,21 @@ export const parseHeaders = <S extends z.ZodType>(schema: S, headers: unknown): 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const FORBIDDEN_CONTROLS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
 
+/**
+ * A length check counted in Unicode code points, as a person counts characters (an emoji is one, not two
+ * UTF-16 units). Counts once and reports whichever bound is broken.
+ */
+export function codePointLength({ min, max }: { min: number; max: number }) {
+  return (s: string, ctx: z.RefinementCtx): void => {
+    let count = 0;
+    for (const _ of s) if (++count > max) break;
+    if (count < min) ctx.addIssue({ code: 'custom', message: `Must be at least ${min} characters long.` });
+    if (count > max) ctx.addIssue({ code: 'custom', message: `Must be at most ${max} characters long.` });
+  };
+}
+
 /** A trimmed, well-formed string without control characters, its length counted in Unicode code points. */
-export function plainText({ min, max }: { min: number; max: number }) {
+export function plainText(bounds: { min: number; max: number }) {
   return (
     z
       .string()
@@ -47,7 +60,6 @@ export function plainText({ min, max }: { min: number; max: number }) {
       .refine((s) => !FORBIDDEN_CONTROLS.test(s), { message: 'Must not contain control characters.' })
       // A lone surrogate (\ud800 in JSON) is not text; PostgreSQL would store it as U+FFFD and change the data.
       .refine((s) => s.isWellFormed(), { message: 'Must be valid Unicode text.' })
-      .refine((s) => [...s].length >= min, { message: `Must be at least ${min} characters long.` })
-      .refine((s) => [...s].length <= max, { message: `Must be at most ${max} characters long.` })
+      .superRefine(codePointLength(bounds))
   );
 }

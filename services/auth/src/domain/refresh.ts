@@ -18,9 +18,9 @@ export async function refresh(
   deps: RefreshDeps,
   refreshToken: string,
 ): Promise<{ tokens: IssuedTokens; user: UserView }> {
-  const sessionId = await authenticateRefreshToken(deps, refreshToken);
-  await deps.guard.refresh(sessionId);
-  const outcome = await deps.em.transactional((em) => rotateSession({ ...deps, em }, refreshToken));
+  const token = await authenticateRefreshToken(deps, refreshToken);
+  await deps.guard.refresh(token.sessionId);
+  const outcome = await deps.em.transactional((em) => rotateSession({ ...deps, em }, token));
   deps.outbox.notifyCommitted();
   if (outcome.kind === 'rejected') throw invalidGrant(outcome.detail);
   const user = await new UserRepository(deps.em).findById(outcome.userId);

@@ -86,18 +86,28 @@ export async function startSession(deps: SessionDeps, userId: string, now = new 
   return issue(deps, session, secret, now);
 }
 
+/** A refresh token whose MAC checked out, with the secret of its session for minting the successor. */
+export interface AuthenticRefreshToken {
+  sessionId: string;
+  counter: number;
+  secret: Buffer;
+}
+
 /**
- * Checks a presented refresh token without locking anything: shape, session, MAC. Returns the session id
- * so that the caller can rate-limit per session before taking the lock.
+ * Checks a presented refresh token without locking anything: shape, session, MAC. The caller can then
+ * rate-limit per session before `rotateSession` takes the lock.
  */
-export async function authenticateRefreshToken(deps: Pick<SessionDeps, 'em' | 'kek'>, token: string): Promise<string> {
+export async function authenticateRefreshToken(
+  deps: Pick<SessionDeps, 'em' | 'kek'>,
+  token: string,
+): Promise<AuthenticRefreshToken> {
   const parts = parseRefreshToken(token);
   if (!parts) throw invalidGrant();
   const session = await new SessionRepository(deps.em).findById(parts.sessionId);
   if (!session) throw invalidGrant();
   const secret = unseal(deps.kek, Buffer.from(session.secretSealed), secretAad(session.id));
   if (!isAuthentic(secret, parts)) throw invalidGrant();
-  return session.id;
+  return { sessionId: session.id, counter: parts.counter, secret };
 }
 
 export type RefreshOutcome =
@@ -105,23 +115,24 @@ export type RefreshOutcome =
   | { kind: 'rejected'; detail: string };
 
 /**
- * Rotates the session of an authentic refresh token. Runs in the caller's transaction and never throws for
- * a replay: the revocation it records must commit, so the caller commits first and then refuses.
+ * Rotates the session of an authentic refresh token, under the session's row lock. Runs in the caller's
+ * transaction and never throws for a replay: the revocation it records must commit, so the caller commits
+ * first and then refuses.
  */
-export async function rotateSession(deps: SessionDeps, token: string, now = new Date()): Promise<RefreshOutcome> {
-  const parts = parseRefreshToken(token);
-  const session = parts ? await new SessionRepository(deps.em).lockById(parts.sessionId) : null;
-  if (!parts || !session) return { kind: 'rejected', detail: 'The refresh token is invalid, expired or already used.' };
-  const secret = unseal(deps.kek, Buffer.from(session.secretSealed), secretAad(session.id));
-  if (!isAuthentic(secret, parts))
-    return { kind: 'rejected', detail: 'The refresh token is invalid, expired or already used.' };
-  if (!isLive(session, deps.settings, now)) return { kind: 'rejected', detail: 'The session has ended. Log in again.' };
-
+export async function rotateSession(
+  deps: SessionDeps,
+  { sessionId, counter, secret }: AuthenticRefreshToken,
+  now = new Date(),
+): Promise<RefreshOutcome> {
+  const session = await new SessionRepository(deps.em).lockById(sessionId);
+  if (!session || !isLive(session, deps.settings, now)) {
+    return { kind: 'rejected', detail: 'The session has ended. Log in again.' };
+  }
   const withinReuseInterval = now.getTime() - session.rotatedAt.getTime() <= deps.settings.reuseIntervalSeconds * 1000;
-  if (parts.counter === session.counter) {
+  if (counter === session.counter) {
     session.counter += 1;
     session.rotatedAt = now;
-  } else if (!(parts.counter === session.counter - 1 && withinReuseInterval)) {
+  } else if (!(counter === session.counter - 1 && withinReuseInterval)) {
     revoke(deps, session, 'refresh_token_reuse', now);
     return { kind: 'rejected', detail: 'This refresh token was already used. The session has been ended for safety.' };
   }

@@ -115,10 +115,17 @@ export class SigningKeys {
 
   /** Verification keys for this service's own bearer routes: the published set, read locally. */
   resolver(): KeyResolver {
+    // Imported once per key, not per request; a key that leaves the published set is simply not found.
+    const imported = new Map<string, KeyObject>();
     return async (header) => {
       const jwk = this.published().find((k) => k.kid === header.kid && k.alg === header.alg);
-      if (!jwk) throw new Error(`no published key ${header.kid ?? '(none)'} for ${header.alg ?? '(none)'}`);
-      return createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
+      if (!jwk?.kid) throw new Error(`no published key ${header.kid ?? '(none)'} for ${header.alg ?? '(none)'}`);
+      let key = imported.get(jwk.kid);
+      if (!key) {
+        key = createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
+        imported.set(jwk.kid, key);
+      }
+      return key;
     };
   }
 

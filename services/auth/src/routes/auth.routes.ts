@@ -1,6 +1,7 @@
 import Router from '@koa/router';
-import { requireAccessToken } from '@todo/platform/auth';
+import type { AuthState } from '@todo/platform/auth';
 import { parseBody, parseQuery, plainText } from '@todo/platform/http';
+import type { Middleware } from 'koa';
 import { z } from 'zod';
 import type { AuthAppDeps, AuthContextState } from '../app.ts';
 import { logIn } from '../domain/log-in.ts';
@@ -31,14 +32,8 @@ const tokenResponse = (tokens: IssuedTokens, user: UserView) => ({
   user,
 });
 
-export function authRoutes(deps: AuthAppDeps): Router<AuthContextState> {
+export function authRoutes(deps: AuthAppDeps, bearer: Middleware<AuthState>): Router<AuthContextState> {
   const router = new Router<AuthContextState>({ prefix: '/auth' });
-  const bearer = requireAccessToken({
-    keys: deps.keys.resolver(),
-    issuer: deps.config.JWT_ISSUER,
-    audience: deps.config.JWT_AUDIENCE,
-    realm: 'auth',
-  });
 
   router.post('/register', async (ctx) => {
     const input = parseBody(registerBody, ctx.request.body);

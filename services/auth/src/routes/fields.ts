@@ -1,4 +1,5 @@
 /** Request fields shared by several auth routes. */
+import { codePointLength } from '@todo/platform/http';
 import { z } from 'zod';
 
 /** Trimmed and lower-cased before it is checked, so that `Ann@Example.com ` and `ann@example.com` are one account. */
@@ -10,10 +11,5 @@ export const email = z
     z.email({ message: 'Must be an email address.' }).max(254, { message: 'Must be at most 254 characters long.' }),
   );
 
-const codePoints = (s: string) => [...s].length;
-
 /** NIST SP 800-63B: 12 to 256 characters, counted as the user sees them, and no composition rules. */
-export const newPassword = z
-  .string()
-  .refine((s) => codePoints(s) >= 12, { message: 'Must be at least 12 characters long.' })
-  .refine((s) => codePoints(s) <= 256, { message: 'Must be at most 256 characters long.' });
+export const newPassword = z.string().superRefine(codePointLength({ min: 12, max: 256 }));

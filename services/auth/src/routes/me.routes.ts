@@ -1,6 +1,7 @@
 import Router from '@koa/router';
-import { requireAccessToken } from '@todo/platform/auth';
+import type { AuthState } from '@todo/platform/auth';
 import { parseBody } from '@todo/platform/http';
+import type { Middleware } from 'koa';
 import { z } from 'zod';
 import type { AuthAppDeps, AuthContextState } from '../app.ts';
 import { changePassword, deleteAccount, getMe } from '../domain/manage-account.ts';
@@ -10,16 +11,9 @@ const passwordChangeBody = z.strictObject({ currentPassword: z.string().min(1).m
 const deleteBody = z.strictObject({ password: z.string().min(1).max(1024) });
 
 /** The signed-in user's own account. Every route needs a bearer token of a live session. */
-export function meRoutes(deps: AuthAppDeps): Router<AuthContextState> {
+export function meRoutes(deps: AuthAppDeps, bearer: Middleware<AuthState>): Router<AuthContextState> {
   const router = new Router<AuthContextState>({ prefix: '/auth/me' });
-  router.use(
-    requireAccessToken({
-      keys: deps.keys.resolver(),
-      issuer: deps.config.JWT_ISSUER,
-      audience: deps.config.JWT_AUDIENCE,
-      realm: 'auth',
-    }),
-  );
+  router.use(bearer);
   const account = (em: AuthContextState['em']) => ({
     em,
     hasher: deps.hasher,

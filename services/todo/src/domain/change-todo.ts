@@ -2,7 +2,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { PreconditionFailedError } from '@todo/platform/errors';
 import { type TodoChanges, TodoRepository } from '../repositories/todo.repository.ts';
-import type { Precondition } from './etags.ts';
+import { matches, type Precondition } from './etags.ts';
 import { todoNotFound } from './get-todo.ts';
 import { type TodoView, toTodoView } from './todo-view.ts';
 
@@ -28,22 +28,16 @@ export async function updateTodo(
   changes: TodoChanges,
   precondition?: Precondition,
 ): Promise<TodoView> {
+  const changing = Object.keys(changes).length > 0;
   return em.transactional(async (tx) => {
     const repo = new TodoRepository(tx);
-    if (Object.keys(changes).length > 0) {
-      const applied = await repo.update(ownerId, id, changes, new Date(), versionsOf(precondition));
-      if (!applied) await explainMiss(repo, ownerId, id);
+    if (changing && !(await repo.update(ownerId, id, changes, new Date(), versionsOf(precondition)))) {
+      await explainMiss(repo, ownerId, id);
     }
     const todo = await repo.findOne(ownerId, id);
     if (!todo) throw todoNotFound();
-    if (
-      Object.keys(changes).length === 0 &&
-      precondition &&
-      'versions' in precondition &&
-      !precondition.versions.includes(todo.version)
-    ) {
-      throw stale();
-    }
+    // An empty patch writes nothing, but If-Match still has to hold.
+    if (!changing && precondition && !matches(precondition, todo.version)) throw stale();
     return toTodoView(todo);
   });
 }
