@@ -24,6 +24,13 @@ export function loadConfig<S extends z.ZodType>(
   return Object.freeze(result.data);
 }
 
+/** An optional setting; an empty value counts as unset (compose and Kubernetes often pass `X=`). */
+const optionalString = () =>
+  z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+
 /** Variables shared by both services. Each service extends this with its own. */
 export const env = {
   port: (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback),
@@ -68,7 +75,27 @@ export const baseConfigSchema = z.object({
   DATABASE_POOL_MAX: env.int(5, 1, 100),
   DATABASE_CONNECT_TIMEOUT_MS: env.int(10_000, 100),
   DATABASE_STATEMENT_TIMEOUT_MS: env.int(0, 0),
-  NATS_URL: env.url(['nats:', 'tls:', 'ws:', 'wss:'], 'nats://127.0.0.1:4222'),
+  NATS_URL: z
+    .string()
+    .default('nats://127.0.0.1:4222')
+    .refine(
+      (value) =>
+        value.split(',').every((one) => {
+          try {
+            return ['nats:', 'tls:', 'ws:', 'wss:'].includes(new URL(one.trim()).protocol);
+          } catch {
+            return false;
+          }
+        }),
+      { message: 'must be a nats://, tls://, ws:// or wss:// URL, or a comma-separated list of them' },
+    ),
+  NATS_USER: optionalString(),
+  NATS_PASSWORD: optionalString(),
+  NATS_TOKEN: optionalString(),
+  NATS_CREDS_FILE: optionalString(),
+  NATS_TLS_CA_FILE: optionalString(),
+  NATS_TLS_CERT_FILE: optionalString(),
+  NATS_TLS_KEY_FILE: optionalString(),
   EVENTS_NAMESPACE: z
     .string()
     .regex(/^[A-Za-z0-9_-]*$/, 'may hold only letters, digits, _ and -')
@@ -82,14 +109,31 @@ export const baseConfigSchema = z.object({
     .default('256kb'),
 });
 
-/** What a migration run needs: the database, and nothing secret. */
-export const migrationConfigSchema = baseConfigSchema.pick({
-  LOG_LEVEL: true,
-  DATABASE_URL: true,
-  DATABASE_POOL_MAX: true,
-  DATABASE_CONNECT_TIMEOUT_MS: true,
-  DATABASE_STATEMENT_TIMEOUT_MS: true,
-});
+/**
+ * What the setup step (`npm run migrate`) needs: the database, and NATS with credentials allowed to create
+ * streams and consumers (not the service's own NATS user).
+ */
+export const migrationConfigSchema = baseConfigSchema
+  .pick({
+    LOG_LEVEL: true,
+    DATABASE_URL: true,
+    DATABASE_POOL_MAX: true,
+    DATABASE_CONNECT_TIMEOUT_MS: true,
+    DATABASE_STATEMENT_TIMEOUT_MS: true,
+    NATS_URL: true,
+    NATS_USER: true,
+    NATS_PASSWORD: true,
+    NATS_TOKEN: true,
+    NATS_CREDS_FILE: true,
+    NATS_TLS_CA_FILE: true,
+    NATS_TLS_CERT_FILE: true,
+    NATS_TLS_KEY_FILE: true,
+    EVENTS_NAMESPACE: true,
+  })
+  .extend({
+    /** Copies of each stream in a NATS cluster (3 in production clusters). */
+    NATS_STREAM_REPLICAS: env.int(1, 1, 5),
+  });
 export type MigrationConfig = z.infer<typeof migrationConfigSchema>;
 
 /** One line for a fatal start-up error: the message and its causes, no stack. */

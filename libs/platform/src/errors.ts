@@ -112,7 +112,14 @@ export class TooManyRequestsError extends AppError {
 
 export class ServiceUnavailableError extends AppError {
   override readonly name = 'ServiceUnavailableError';
-  constructor(detail: string, cause?: unknown) {
-    super({ status: 503, code: 'unavailable', title: 'Service Unavailable', detail, cause });
+  constructor(detail: string, options: { code?: string; retryAfterSeconds?: number; cause?: unknown } = {}) {
+    super({
+      status: 503,
+      code: options.code ?? 'unavailable',
+      title: 'Service Unavailable',
+      detail,
+      cause: options.cause,
+      headers: options.retryAfterSeconds ? { 'Retry-After': String(Math.ceil(options.retryAfterSeconds)) } : {},
+    });
   }
 }

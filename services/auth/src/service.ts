@@ -4,10 +4,14 @@
  * Used by server.ts and, in-process, by the tests.
  */
 import { fileURLToPath } from 'node:url';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { MigrationConfig } from '@todo/platform/config';
-import { connectDatabase, type DatabaseOptions, databaseOptionsFrom, databaseReady } from '@todo/platform/db';
-import { authEventsStream, connectBroker, ensureStream, Outbox, OutboxRelay, pingBroker } from '@todo/platform/events';
+import {
+  connectDatabase,
+  type DatabaseOptions,
+  type DatabaseSettings,
+  databaseOptionsFrom,
+  databaseReady,
+} from '@todo/platform/db';
+import { eventReadiness, Outbox, OutboxRelay, openBroker } from '@todo/platform/events';
 import { createMetrics, type RunningServer, serve } from '@todo/platform/http';
 import type { Logger } from '@todo/platform/logger';
 import { createApp } from './app.ts';
@@ -24,6 +28,7 @@ export const SERVICE_NAME = 'auth';
 
 /** The service's OpenAPI document, served on the ops port at /openapi.json and rendered at /docs. */
 export const API_SPEC = fileURLToPath(new URL('../../../specs/api/auth.openapi.yaml', import.meta.url));
+const EVENTS_SPEC = fileURLToPath(new URL('../../../specs/events/asyncapi.yaml', import.meta.url));
 
 export interface RunningAuthService {
   api: RunningServer;
@@ -32,7 +37,7 @@ export interface RunningAuthService {
   stop(): Promise<void>;
 }
 
-export const databaseOptions = (config: MigrationConfig, logger: Logger): DatabaseOptions =>
+export const databaseOptions = (config: DatabaseSettings, logger: Logger): DatabaseOptions =>
   databaseOptionsFrom(config, { schema: 'auth', entities, migrations, applicationName: SERVICE_NAME }, logger);
 
 /** The key set as every replica and the rotation command build it. */
@@ -45,8 +50,9 @@ export const signingKeys = (orm: ConstructorParameters<typeof SigningKeys>[0], c
   });
 
 export async function startAuthService(config: AuthConfig, logger: Logger): Promise<RunningAuthService> {
+  const metrics = createMetrics(SERVICE_NAME);
   const orm = await connectDatabase(databaseOptions(config, logger));
-  const nats = await connectBroker({ url: config.NATS_URL, name: SERVICE_NAME, logger });
+  const broker = openBroker({ settings: config, name: SERVICE_NAME, logger, registry: metrics.registry });
   const hasher = await createPasswordHasher({
     memoryCostKib: config.PASSWORD_MEMORY_KIB,
     timeCost: config.PASSWORD_TIME_COST,
@@ -83,12 +89,17 @@ export async function startAuthService(config: AuthConfig, logger: Logger): Prom
     refreshMaxPerSessionPerMinute: config.REFRESH_MAX_PER_SESSION_PER_MINUTE,
   });
 
-  await ensureStream(await jetstreamManager(nats), authEventsStream(config.EVENTS_NAMESPACE));
-  const outbox = new Outbox('todo-platform/auth');
-  const relay = new OutboxRelay({ orm, outbox, js: jetstream(nats), namespace: config.EVENTS_NAMESPACE, logger });
+  const outbox = new Outbox(`todo-platform/${SERVICE_NAME}`);
+  const relay = new OutboxRelay({
+    orm,
+    outbox,
+    broker,
+    namespace: config.EVENTS_NAMESPACE,
+    logger,
+    registry: metrics.registry,
+  });
   relay.start();
 
-  const metrics = createMetrics(SERVICE_NAME);
   const app = createApp({
     config,
     logger,
@@ -111,8 +122,9 @@ export async function startAuthService(config: AuthConfig, logger: Logger): Prom
     config,
     logger,
     metrics,
-    checks: { database: databaseReady(orm), nats: () => pingBroker(nats) },
-    docs: { specPath: API_SPEC, title: 'Auth API' },
+    checks: { database: databaseReady(orm) },
+    details: eventReadiness({ broker, relay }),
+    docs: { specPath: API_SPEC, eventsSpecPath: EVENTS_SPEC, title: 'Auth API' },
   });
 
   return {
@@ -124,7 +136,7 @@ export async function startAuthService(config: AuthConfig, logger: Logger): Prom
       clearInterval(reloadKeys);
       clearInterval(sweepSessions);
       await relay.stop();
-      await nats.drain().catch((err: unknown) => logger.warn({ err }, 'NATS drain failed'));
+      await broker.close();
       await orm.close();
     },
   };

@@ -6,6 +6,7 @@ import { type HttpMetrics, jsonBody, problemDetails, type RequestState, requestC
 import type { Logger } from '@todo/platform/logger';
 import Koa from 'koa';
 import type { TodoConfig } from './config.ts';
+import type { TodoDeps } from './domain/deps.ts';
 import { todoRoutes } from './routes/todos.routes.ts';
 
 export interface TodoAppDeps {
@@ -15,6 +16,10 @@ export interface TodoAppDeps {
   orm: MikroORM;
   keys: KeyResolver;
   revocations: RevocationList;
+  /** False while the revocation list may be missing revocations for longer than the configured bound. */
+  revocationsCurrent: () => boolean;
+  /** What the use cases need. */
+  todos: TodoDeps;
 }
 
 export type TodoContextState = RequestState & DatabaseState & AuthState;
@@ -32,6 +37,7 @@ export function createApp(deps: TodoAppDeps): Koa<TodoContextState> {
       issuer: deps.config.JWT_ISSUER,
       audience: deps.config.JWT_AUDIENCE,
       revocations: deps.revocations,
+      revocationsCurrent: deps.revocationsCurrent,
       realm: 'todo',
     }),
   );

@@ -11,6 +11,12 @@ export const todoConfigSchema = baseConfigSchema.extend({
   JWKS_COOLDOWN_SECONDS: env.int(30, 0, 3_600),
   // At least the longest access-token lifetime the auth service may be configured with (1 h), plus margin.
   REVOCATION_REPLAY_SECONDS: env.int(3_900, 60, 7 * 86_400),
+  // The revocation feed counts as stale when it has not confirmed it read everything for this long.
+  REVOCATION_STALE_AFTER_SECONDS: env.int(10, 1, 3_600),
+  // 0: keep serving while the feed is stale (readiness detail, metric and an error log say so). Otherwise
+  // refuse API requests with 503 once the feed has been stale this long: revoked tokens cannot slip through,
+  // at the price of the API going down with NATS.
+  REVOCATION_MAX_STALENESS_SECONDS: env.int(0, 0, 86_400),
   // How long a request waits for an earlier one holding the same Idempotency-Key before it gets a 409.
   IDEMPOTENCY_WAIT_MS: env.int(5_000, 1, 60_000),
 });

@@ -1,18 +1,23 @@
 /**
  * Wires the todo service from a parsed config and starts it: database, broker, the auth service's keys,
- * the API on PORT and the ops endpoints on OPS_PORT. `stop()` undoes it in order.
- * Used by server.ts and, in-process, by the tests.
+ * the event machinery (outbox relay, revocation feed, deleted-user consumer), the API on PORT and the ops
+ * endpoints on OPS_PORT. `stop()` undoes it in order. Used by server.ts and, in-process, by the tests.
  */
 import { fileURLToPath } from 'node:url';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { RevocationList, remoteKeys } from '@todo/platform/auth';
-import type { MigrationConfig } from '@todo/platform/config';
-import { connectDatabase, type DatabaseOptions, databaseOptionsFrom, databaseReady } from '@todo/platform/db';
-import { authEventsStream, connectBroker, ensureStream, pingBroker } from '@todo/platform/events';
+import {
+  connectDatabase,
+  type DatabaseOptions,
+  type DatabaseSettings,
+  databaseOptionsFrom,
+  databaseReady,
+} from '@todo/platform/db';
+import { eventReadiness, Outbox, OutboxRelay, openBroker } from '@todo/platform/events';
 import { createMetrics, type RunningServer, serve } from '@todo/platform/http';
 import type { Logger } from '@todo/platform/logger';
 import { createApp } from './app.ts';
 import type { TodoConfig } from './config.ts';
+import type { TodoDeps } from './domain/deps.ts';
 import { entities } from './entities/index.ts';
 import { forgetDeletedUsers } from './events/forget-deleted-users.ts';
 import { followRevocations } from './events/revocation-feed.ts';
@@ -23,18 +28,10 @@ export const SERVICE_NAME = 'todo';
 
 /** The service's OpenAPI document, served on the ops port at /openapi.json and rendered at /docs. */
 export const API_SPEC = fileURLToPath(new URL('../../../specs/api/todo.openapi.yaml', import.meta.url));
+const EVENTS_SPEC = fileURLToPath(new URL('../../../specs/events/asyncapi.yaml', import.meta.url));
 
-async function withDeadline<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
-  });
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+/** How long a starting replica waits to learn the recent revocations before it serves anyway (and says so). */
+const FEED_STARTUP_WAIT_MS = 15_000;
 
 export interface RunningTodoService {
   api: RunningServer;
@@ -43,31 +40,47 @@ export interface RunningTodoService {
   stop(): Promise<void>;
 }
 
-export const databaseOptions = (config: MigrationConfig, logger: Logger): DatabaseOptions =>
+export const databaseOptions = (config: DatabaseSettings, logger: Logger): DatabaseOptions =>
   databaseOptionsFrom(config, { schema: 'todo', entities, migrations, applicationName: SERVICE_NAME }, logger);
 
 export async function startTodoService(config: TodoConfig, logger: Logger): Promise<RunningTodoService> {
+  const metrics = createMetrics(SERVICE_NAME);
+  const registry = metrics.registry;
+  const namespace = config.EVENTS_NAMESPACE;
   const orm = await connectDatabase(databaseOptions(config, logger));
-  const nats = await connectBroker({ url: config.NATS_URL, name: SERVICE_NAME, logger });
+  const broker = openBroker({ settings: config, name: SERVICE_NAME, logger, registry });
   const keys = remoteKeys(config.AUTH_JWKS_URL, {
     cacheMaxAgeMs: config.JWKS_CACHE_MAX_AGE_SECONDS * 1000,
     cooldownMs: config.JWKS_COOLDOWN_SECONDS * 1000,
   });
+  const outbox = new Outbox(`todo-platform/${SERVICE_NAME}`);
+  const todos: TodoDeps = { outbox, idempotencyWaitMs: config.IDEMPOTENCY_WAIT_MS };
+  const relay = new OutboxRelay({ orm, outbox, broker, namespace, logger, registry });
+  relay.start();
+
   const revocations = new RevocationList();
-  const js = jetstream(nats);
-  const jsm = await jetstreamManager(nats);
-  const namespace = config.EVENTS_NAMESPACE;
-  await ensureStream(jsm, authEventsStream(namespace));
-  const feed = await followRevocations({
-    js,
+  const feed = followRevocations({
+    broker,
     namespace,
+    service: SERVICE_NAME,
     revocations,
     logger,
+    registry,
     replaySeconds: config.REVOCATION_REPLAY_SECONDS,
+    staleAfterSeconds: config.REVOCATION_STALE_AFTER_SECONDS,
   });
-  // Serve no request before the recent revocations are known: a revoked token must not slip through.
-  await withDeadline(feed.caughtUp, 30_000, 'the revocation feed did not catch up within 30 s');
-  const forgetter = await forgetDeletedUsers({ js, jsm, orm, namespace, logger });
+  // Serve no request before the recent revocations are known, unless NATS is away: then serve, and say so.
+  const caughtUp = await Promise.race([
+    feed.caughtUp.then(() => true),
+    new Promise<false>((resolve) => setTimeout(resolve, FEED_STARTUP_WAIT_MS, false).unref()),
+  ]);
+  if (!caughtUp) {
+    logger.error(
+      { waitedMs: FEED_STARTUP_WAIT_MS },
+      'starting without the recent revocations: the revocation feed could not read the auth events yet',
+    );
+  }
+  const forgetter = forgetDeletedUsers({ broker, orm, deps: todos, namespace, service: SERVICE_NAME, logger, registry });
   const pruneRevocations = setInterval(() => revocations.prune(), 60_000);
   pruneRevocations.unref();
   const expireKeys = setInterval(() => {
@@ -76,16 +89,19 @@ export async function startTodoService(config: TodoConfig, logger: Logger): Prom
       .catch((err: unknown) => logger.warn({ err }, 'could not expire idempotency keys'));
   }, 3_600_000);
   expireKeys.unref();
-  const metrics = createMetrics(SERVICE_NAME);
-  const app = createApp({ config, logger, metrics, orm, keys, revocations });
+
+  const maxStalenessMs = config.REVOCATION_MAX_STALENESS_SECONDS * 1000;
+  const revocationsCurrent = () => maxStalenessMs === 0 || feed.health().stalenessMs <= maxStalenessMs;
+  const app = createApp({ config, logger, metrics, orm, keys, revocations, revocationsCurrent, todos });
   const served = await serve({
     name: SERVICE_NAME,
     app,
     config,
     logger,
     metrics,
-    checks: { database: databaseReady(orm), nats: () => pingBroker(nats) },
-    docs: { specPath: API_SPEC, title: 'Todo API' },
+    checks: { database: databaseReady(orm) },
+    details: eventReadiness({ broker, relay, followers: { revocations: feed } }),
+    docs: { specPath: API_SPEC, eventsSpecPath: EVENTS_SPEC, title: 'Todo API' },
   });
 
   return {
@@ -97,7 +113,8 @@ export async function startTodoService(config: TodoConfig, logger: Logger): Prom
       clearInterval(pruneRevocations);
       clearInterval(expireKeys);
       await Promise.all([feed.stop(), forgetter.stop()]);
-      await nats.drain().catch((err: unknown) => logger.warn({ err }, 'NATS drain failed'));
+      await relay.stop();
+      await broker.close();
       await orm.close();
     },
   };

@@ -68,10 +68,16 @@ describe('a new user signs up and keeps a todo list', () => {
   });
 
   it('reports both services ready on their ops ports, which serve no API', async () => {
-    for (const ops of [stack.ops, stack.auth.ops]) {
-      const ready = await ops.get<{ status: string; checks: Record<string, string> }>('/readyz');
+    for (const [ops, events] of [
+      [stack.ops, { nats: 'ok', outbox: 'ok', revocations: 'ok' }],
+      [stack.auth.ops, { nats: 'ok', outbox: 'ok' }],
+    ] as const) {
+      const ready = await ops.get<{ status: string; checks: Record<string, string>; details: Record<string, string> }>(
+        '/readyz',
+      );
       expect(ready.status).toBe(200);
-      expect(ready.body.checks).toEqual({ database: 'ok', nats: 'ok' });
+      expect(ready.body.checks).toEqual({ database: 'ok' });
+      expect(ready.body.details).toEqual(events);
       expect((await ops.get('/healthz')).status).toBe(200);
       expect((await ops.get('/metrics')).text).toContain('http_request_duration_seconds');
     }

@@ -15,6 +15,9 @@ const TIMING = {
   SIGNING_KEY_ACTIVATION_DELAY_SECONDS: '4',
 };
 
+/** The loop below refreshes one session about ten times a second: far above the production per-minute limit. */
+const REFRESH_LIMIT = { REFRESH_MAX_PER_SESSION_PER_MINUTE: '100000' };
+
 function rotateKeys(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [ROTATE_CLI], { env: { ...process.env, ...env, LOG_LEVEL: 'info' } });
@@ -37,7 +40,7 @@ describe('rotating the signing key while traffic runs rejects no valid token', (
 
   beforeAll(async () => {
     stack = await startStack({
-      authEnv: { ...TIMING, AUTH_KEK: kek },
+      authEnv: { ...TIMING, ...REFRESH_LIMIT, AUTH_KEK: kek },
       // The verifier caches no longer than the JWKS says, and an unknown kid cannot trigger a refetch within
       // the test: every new key must already be known from the regular refresh, as it is in production.
       todoEnv: { JWKS_CACHE_MAX_AGE_SECONDS: TIMING.JWKS_MAX_AGE_SECONDS, JWKS_COOLDOWN_SECONDS: '600' },
@@ -46,7 +49,7 @@ describe('rotating the signing key while traffic runs rejects no valid token', (
     replica = await startAuth({
       database: stack.auth.database,
       eventsNamespace: stack.auth.config.EVENTS_NAMESPACE,
-      env: { ...TIMING, AUTH_KEK: kek },
+      env: { ...TIMING, ...REFRESH_LIMIT, AUTH_KEK: kek },
     });
   });
   afterAll(async () => {

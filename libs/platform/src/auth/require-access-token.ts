@@ -9,7 +9,7 @@ import { KeyObject } from 'node:crypto';
 import { type CryptoKey, decodeProtectedHeader, type JWSHeaderParameters, jwtVerify } from 'jose';
 import type { Middleware } from 'koa';
 import koaJwt from 'koa-jwt';
-import { UnauthorizedError } from '../errors.ts';
+import { ServiceUnavailableError, UnauthorizedError } from '../errors.ts';
 import {
   ACCESS_TOKEN_TYPE,
   accessTokenClaimsSchema,
@@ -28,6 +28,11 @@ export interface AccessTokenOptions {
   issuer: string;
   audience: string;
   revocations?: RevocationList;
+  /**
+   * False while the revocation list cannot be trusted to be current (its feed is stale beyond the configured
+   * bound): a token that verifies is then answered 503, since it may have been revoked in the meantime.
+   */
+  revocationsCurrent?: () => boolean;
   realm: string;
 }
 
@@ -50,7 +55,7 @@ function describe(err: unknown): string {
 }
 
 export function requireAccessToken(options: AccessTokenOptions): Middleware<AuthState> {
-  const { keys, issuer, audience, revocations, realm } = options;
+  const { keys, issuer, audience, revocations, revocationsCurrent, realm } = options;
 
   /** The checks that follow a good signature, whichever library verified it. */
   function accept(header: unknown, payload: unknown): Principal {
@@ -136,6 +141,12 @@ export function requireAccessToken(options: AccessTokenOptions): Middleware<Auth
         code: 'invalid_token',
         challenge: `Bearer realm="${realm}", error="invalid_token", error_description="${detail}"`,
       });
+    }
+    if (revocationsCurrent && !revocationsCurrent()) {
+      throw new ServiceUnavailableError(
+        'Cannot tell whether this access token was revoked: the revocation feed is behind. Retry shortly.',
+        { code: 'revocations_unavailable', retryAfterSeconds: 5 },
+      );
     }
     return next();
   };

@@ -35,9 +35,15 @@ export interface SchemaDefinition {
   applicationName: string;
 }
 
+/** The DATABASE_* settings, as `baseConfigSchema` parses them. */
+export type DatabaseSettings = Pick<
+  MigrationConfig,
+  'DATABASE_URL' | 'DATABASE_POOL_MAX' | 'DATABASE_CONNECT_TIMEOUT_MS' | 'DATABASE_STATEMENT_TIMEOUT_MS'
+>;
+
 /** DatabaseOptions from the shared DATABASE_* settings and what the service itself defines. */
 export function databaseOptionsFrom(
-  config: MigrationConfig,
+  config: DatabaseSettings,
   definition: SchemaDefinition,
   logger: Logger,
 ): DatabaseOptions {

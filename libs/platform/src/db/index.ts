@@ -1,6 +1,7 @@
 export {
   connectDatabase,
   type DatabaseOptions,
+  type DatabaseSettings,
   databaseOptionsFrom,
   databaseReady,
   type MikroORM,

@@ -1,139 +1,448 @@
 /**
- * Consuming events. Two shapes:
- * - `startDurableConsumer`: a named consumer shared by every replica of a service (each event handled by
- *   one of them), acknowledged only after the handler's effect committed, redelivered with backoff when the
- *   handler fails, terminated (and logged) when the event breaks its contract.
- * - `followEvents`: an ordered, ephemeral consumer per process that sees every event from a point in time,
- *   for state each replica keeps in memory (the revocation list).
+ * Consuming events, in two shapes, both as explicit pull loops that surface every failure:
+ * - `startDurableConsumer`: a named consumer, created by the setup step and shared by every replica of a
+ *   service (each event handled by one of them). An event is acknowledged only after its effect committed;
+ *   a transient failure is retried with capped backoff for as long as it takes; an event that breaks its
+ *   contract goes to the dead-letter stream and the next one is handled.
+ * - `followStream`: each replica reads the whole stream itself from a point in time, for state it keeps in
+ *   memory (the revocation list). It remembers the last stream sequence it applied and, after any failure
+ *   (NATS restart, consumer lost, reconnect), creates a fresh consumer that starts right after it. It says
+ *   how fresh it is: `health()`, a lag metric, and one error line when it stops catching up.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   AckPolicy,
-  type Consumer,
+  type ConsumerConfig,
+  type ConsumerMessages,
   DeliverPolicy,
   type JetStreamClient,
-  type JetStreamManager,
   type JsMsg,
+  jetstream,
+  jetstreamManager,
 } from '@nats-io/jetstream';
-import { nanos } from '@nats-io/transport-node';
-import { ZodError } from 'zod';
+import { type NatsConnection, nanos, nuid } from '@nats-io/transport-node';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../logger.ts';
-import { type CloudEvent, type EventData, type EventType, parseEvent } from './contracts.ts';
-import { type StreamDefinition, subjectOf } from './streams.ts';
+import type { Broker } from './connection.ts';
+import {
+  type CloudEvent,
+  ContractViolation,
+  type EventData,
+  type EventType,
+  isEventType,
+  type KnownEvent,
+  parseEvent,
+} from './contracts.ts';
+import { deadLetter } from './dead-letters.ts';
+import { type StreamDefinition, typeOfSubject } from './streams.ts';
+
+// --- metrics, one set per registry -------------------------------------------------------------------------
+
+interface ConsumerMetrics {
+  applied: Counter<'consumer'>;
+  failures: Counter<'consumer'>;
+  redeliveries: Counter<'consumer'>;
+  deadLetters: Counter<'consumer'>;
+  errors: Counter<'consumer'>;
+  pending: Gauge<'consumer'>;
+  lag: Gauge<'consumer'>;
+  stale: Gauge<'consumer'>;
+}
+
+const metricsByRegistry = new WeakMap<Registry, ConsumerMetrics>();
+const unregistered = () => ({ registers: [] as Registry[] });
+
+function consumerMetrics(registry: Registry | undefined): ConsumerMetrics {
+  const known = registry && metricsByRegistry.get(registry);
+  if (known) return known;
+  const registers = registry ? { registers: [registry] } : unregistered();
+  const labelNames = ['consumer'] as const;
+  const metrics: ConsumerMetrics = {
+    applied: new Counter({ name: 'events_applied_total', help: 'Events handled successfully.', labelNames, ...registers }),
+    failures: new Counter({
+      name: 'event_handling_failures_total',
+      help: 'Handler failures (database away…); each is retried with backoff.',
+      labelNames,
+      ...registers,
+    }),
+    redeliveries: new Counter({
+      name: 'event_redeliveries_total',
+      help: 'Events delivered again after a failure, a timeout or a lost acknowledgement.',
+      labelNames,
+      ...registers,
+    }),
+    deadLetters: new Counter({
+      name: 'event_dead_letters_total',
+      help: 'Events that broke their contract and went to the dead-letter stream.',
+      labelNames,
+      ...registers,
+    }),
+    errors: new Counter({
+      name: 'event_consumer_errors_total',
+      help: 'Failures to reach the consumer (NATS away, consumer missing, permission refused).',
+      labelNames,
+      ...registers,
+    }),
+    pending: new Gauge({
+      name: 'event_consumer_pending_messages',
+      help: 'Messages in the stream the consumer has not received yet, as of its last delivery.',
+      labelNames,
+      ...registers,
+    }),
+    lag: new Gauge({
+      name: 'event_follower_lag_seconds',
+      help: 'Seconds since the follower last confirmed it had read everything in its stream.',
+      labelNames,
+      ...registers,
+    }),
+    stale: new Gauge({
+      name: 'event_follower_stale',
+      help: '1 while the follower has not caught up for longer than its bound: its state may be missing events.',
+      labelNames,
+      ...registers,
+    }),
+  };
+  if (registry) metricsByRegistry.set(registry, metrics);
+  return metrics;
+}
+
+// --- shared loop plumbing ----------------------------------------------------------------------------------
+
+/** A loop that can be woken from its backoff sleep and stopped while it waits for anything. */
+class Loop {
+  readonly #stop = new AbortController();
+
+  get running(): boolean {
+    return !this.#stop.signal.aborted;
+  }
+
+  get signal(): AbortSignal {
+    return this.#stop.signal;
+  }
+
+  stop(): void {
+    this.#stop.abort();
+  }
+
+  /** Sleeps, returning early when the loop stops. */
+  async sleep(ms: number): Promise<void> {
+    await delay(ms, undefined, { signal: this.#stop.signal }).catch(() => undefined);
+  }
+
+  /** The connection, or undefined if the loop stopped first. */
+  async connection(broker: Broker): Promise<NatsConnection | undefined> {
+    const stopped = new Promise<undefined>((resolve) => {
+      if (this.#stop.signal.aborted) resolve(undefined);
+      this.#stop.signal.addEventListener('abort', () => resolve(undefined), { once: true });
+    });
+    return Promise.race([broker.connection.catch(() => undefined), stopped]);
+  }
+}
+
+const describe = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/** Parses a message as the event its subject names; throws a ContractViolation when it is not one. */
+function eventOf<T extends EventType>(msg: JsMsg, type: T): CloudEvent<EventData<T>> & { type: T } {
+  let payload: unknown;
+  try {
+    payload = msg.json();
+  } catch (err) {
+    throw new ContractViolation(`not JSON: ${describe(err)}`);
+  }
+  return parseEvent(type, payload);
+}
+
+// --- durable consumers -------------------------------------------------------------------------------------
 
 export interface RunningConsumer {
-  /** Resolves once every event that existed when the consumer started has been handled. */
-  caughtUp: Promise<void>;
   stop(): Promise<void>;
 }
 
-type Handler<T extends EventType> = (event: CloudEvent<EventData<T>>) => Promise<void> | void;
-
-function typeOf(msg: JsMsg, namespace: string): string {
-  return namespace && msg.subject.startsWith(`${namespace}.`) ? msg.subject.slice(namespace.length + 1) : msg.subject;
-}
-
 export interface DurableConsumerOptions<T extends EventType> {
-  js: JetStreamClient;
-  jsm: JetStreamManager;
+  broker: Broker;
   stream: StreamDefinition;
   namespace: string;
+  /** The consuming service: it names the dead-letter subject. */
+  service: string;
+  /** The durable consumer's name, as the setup step created it. */
   durable: string;
   type: T;
   logger: Logger;
-  handle: Handler<T>;
-  maxDeliver?: number;
-  ackWaitMs?: number;
+  registry?: Registry | undefined;
+  /** Must be idempotent: an event can arrive more than once. Throwing means "retry later". */
+  handle: (event: CloudEvent<EventData<T>>) => Promise<void>;
+  /** Longest wait before retrying an event whose handler failed. */
+  maxRetryDelayMs?: number;
 }
 
-export async function startDurableConsumer<T extends EventType>(
-  options: DurableConsumerOptions<T>,
-): Promise<RunningConsumer> {
-  const { js, jsm, stream, namespace, durable, type, logger, handle } = options;
-  const maxDeliver = options.maxDeliver ?? 20;
-  const config = {
-    durable_name: durable,
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
-    filter_subject: subjectOf(namespace, type),
-    ack_wait: nanos(options.ackWaitMs ?? 30_000),
-    max_deliver: maxDeliver,
-  };
-  try {
-    await jsm.consumers.add(stream.name, config);
-  } catch {
-    await jsm.consumers.update(stream.name, durable, config);
-  }
-  return run(await js.consumers.get(stream.name, durable), async (msg) => {
+export function startDurableConsumer<T extends EventType>(options: DurableConsumerOptions<T>): RunningConsumer {
+  const { broker, stream, namespace, service, durable, type, logger, handle } = options;
+  const maxRetryDelayMs = options.maxRetryDelayMs ?? 10_000;
+  const metrics = consumerMetrics(options.registry);
+  const label = { consumer: durable };
+  const log = logger.child({ consumer: durable });
+  const loop = new Loop();
+  let batch: ConsumerMessages | undefined;
+
+  async function process(js: JetStreamClient, msg: JsMsg): Promise<void> {
+    const deliveries = msg.info.deliveryCount;
+    if (deliveries > 1) metrics.redeliveries.inc(label);
+    metrics.pending.set(label, msg.info.pending);
+    let event: CloudEvent<EventData<T>>;
     try {
-      const event = parseEvent(type, msg.json());
-      await handle(event);
-      await msg.ackAck().catch(() => msg.ack());
+      event = eventOf(msg, type);
     } catch (err) {
-      if (err instanceof ZodError || err instanceof SyntaxError) {
-        logger.error({ err, subject: msg.subject, seq: msg.seq }, 'event breaks its contract; dropped');
-        msg.term();
-      } else {
-        const delayMs = Math.min(1_000 * 2 ** (msg.info.deliveryCount - 1), 60_000);
-        const last = msg.info.deliveryCount >= maxDeliver;
-        logger[last ? 'error' : 'warn'](
-          { err, subject: msg.subject, attempt: msg.info.deliveryCount },
-          last ? 'event handling failed for the last time' : 'event handling failed; will retry',
-        );
-        msg.nak(delayMs);
+      const reason = describe(err);
+      try {
+        await deadLetter(js, msg, { namespace, service, consumer: durable, reason });
+        msg.term(reason.slice(0, 200));
+        metrics.deadLetters.inc(label);
+        log.error({ subject: msg.subject, seq: msg.seq, reason }, 'event breaks its contract; moved to dead letters');
+      } catch (publishErr) {
+        log.error({ err: publishErr, seq: msg.seq, reason }, 'could not dead-letter an event; will try again');
+        msg.nak(Math.min(1_000 * 2 ** (deliveries - 1), maxRetryDelayMs));
+      }
+      return;
+    }
+    try {
+      await handle(event);
+    } catch (err) {
+      metrics.failures.inc(label);
+      const retryInMs = Math.min(1_000 * 2 ** (deliveries - 1), maxRetryDelayMs);
+      // The first failures may be a blip; a long run of them is an outage someone must see.
+      log[deliveries >= 5 ? 'error' : 'warn'](
+        { err, eventId: event.id, attempt: deliveries, retryInMs },
+        'event handling failed; will retry',
+      );
+      msg.nak(retryInMs);
+      return;
+    }
+    metrics.applied.inc(label);
+    // A lost acknowledgement only means a redelivery, which the handler shrugs off.
+    await msg.ackAck().catch((err: unknown) => log.debug({ err, seq: msg.seq }, 'acknowledgement not confirmed'));
+  }
+
+  const running = (async () => {
+    let failures = 0;
+    while (loop.running) {
+      try {
+        const nc = await loop.connection(broker);
+        if (!nc) break;
+        const js = jetstream(nc, { checkAPI: false });
+        const consumer = await js.consumers.get(stream.name, durable);
+        while (loop.running) {
+          batch = await consumer.fetch({ max_messages: 16, expires: 5_000 });
+          for await (const msg of batch) await process(js, msg);
+          if (failures > 0) log.info({ failures }, 'consumer reachable again');
+          failures = 0;
+        }
+      } catch (err) {
+        if (!loop.running) break;
+        metrics.errors.inc(label);
+        failures++;
+        // A missing consumer or a refused permission will not fix itself: say so loudly.
+        const context = { err, stream: stream.name, attempt: failures };
+        if (failures === 1 || failures % 30 === 0) log[failures > 1 ? 'error' : 'warn'](context, 'consumer failing');
+        await loop.sleep(Math.min(250 * 2 ** failures, 5_000));
       }
     }
-  });
+  })();
+
+  return {
+    async stop() {
+      loop.stop();
+      await batch?.close().catch(() => undefined);
+      await running;
+    },
+  };
+}
+
+// --- followers ---------------------------------------------------------------------------------------------
+
+export interface FollowerHealth {
+  /** True when the follower confirmed it had read everything within the staleness bound. */
+  fresh: boolean;
+  /** Milliseconds since it last confirmed that; Infinity if it never has. */
+  stalenessMs: number;
+  /** Messages it knew were waiting, as of its last delivery. */
+  pending: number | undefined;
+  lastError: string | undefined;
+}
+
+export interface Follower {
+  /** Resolves the first time the follower has read everything that was in the stream. */
+  caughtUp: Promise<void>;
+  health(): FollowerHealth;
+  stop(): Promise<void>;
 }
 
 export interface FollowOptions {
-  js: JetStreamClient;
+  broker: Broker;
   stream: StreamDefinition;
   namespace: string;
-  types: EventType[];
-  /** Replay from here, so a process that starts late still learns what happened recently. */
+  /** The consuming service: it names the dead-letter subject. */
+  service: string;
+  /** The follower's name in metrics and logs, and the prefix of its consumers' names. */
+  name: string;
+  /** The event types it applies; others in the stream are skipped. */
+  types: readonly EventType[];
+  /** Where to start when it has applied nothing yet. */
   since: Date;
+  /** After this long without confirming it has read everything, the follower is stale. */
+  staleAfterMs: number;
   logger: Logger;
-  handle: (type: EventType, event: CloudEvent) => void;
+  registry?: Registry | undefined;
+  handle: (event: KnownEvent) => void;
 }
 
-export async function followEvents(options: FollowOptions): Promise<RunningConsumer> {
-  const { js, stream, namespace, types, since, logger, handle } = options;
-  // No server-side filter: several filter subjects need NATS 2.10, and the stream holds little else.
-  const consumer = await js.consumers.get(stream.name, {
-    deliver_policy: DeliverPolicy.StartTime,
-    opt_start_time: since.toISOString(),
-  });
-  const wanted = new Set<string>(types);
-  return run(consumer, async (msg) => {
-    const type = typeOf(msg, namespace) as EventType;
-    try {
-      if (wanted.has(type)) handle(type, parseEvent(type, msg.json()));
-    } catch (err) {
-      logger.error({ err, subject: msg.subject, seq: msg.seq }, 'event breaks its contract; ignored');
-    }
-  });
-}
+export function followStream(options: FollowOptions): Follower {
+  const { broker, stream, namespace, service, name, since, staleAfterMs, logger, handle } = options;
+  const metrics = consumerMetrics(options.registry);
+  const label = { consumer: name };
+  const log = logger.child({ follower: name });
+  const wanted = new Set<string>(options.types);
+  const loop = new Loop();
+  let batch: ConsumerMessages | undefined;
+  /** The next stream sequence to read; undefined until something was read, then it never goes back. */
+  let nextSeq: number | undefined;
+  let caughtUpAt: number | undefined;
+  let pending: number | undefined;
+  let lastError: string | undefined;
+  let reportedStale = false;
+  const startedAt = Date.now();
 
-/** Consumes one message at a time with `onMessage`, telling when the backlog present at start is done. */
-async function run(consumer: Consumer, onMessage: (msg: JsMsg) => Promise<void>): Promise<RunningConsumer> {
-  const pendingAtStart = (await consumer.info()).num_pending;
-  const messages = await consumer.consume({ max_messages: 64 });
   let markCaughtUp: () => void = () => undefined;
   const caughtUp = new Promise<void>((resolve) => {
     markCaughtUp = resolve;
   });
-  if (pendingAtStart === 0) markCaughtUp();
-  const loop = (async () => {
-    for await (const msg of messages) {
-      await onMessage(msg);
-      if (msg.info.pending === 0) markCaughtUp();
+
+  const stalenessMs = () => (caughtUpAt === undefined ? Number.POSITIVE_INFINITY : Date.now() - caughtUpAt);
+  const health = (): FollowerHealth => ({
+    fresh: stalenessMs() <= staleAfterMs,
+    stalenessMs: stalenessMs(),
+    pending,
+    lastError,
+  });
+
+  function confirmCaughtUp(): void {
+    caughtUpAt = Date.now();
+    lastError = undefined;
+    markCaughtUp();
+    if (reportedStale) {
+      reportedStale = false;
+      metrics.stale.set(label, 0);
+      log.info('caught up again');
+    }
+  }
+
+  // The watchdog: one error line when the follower stops catching up, one info line when it recovers.
+  const watchdog = setInterval(
+    () => {
+      const behindMs = Date.now() - (caughtUpAt ?? startedAt);
+      metrics.lag.set(label, behindMs / 1000);
+      if (behindMs > staleAfterMs && !reportedStale) {
+        const staleness = stalenessMs();
+        reportedStale = true;
+        metrics.stale.set(label, 1);
+        log.error(
+          { stalenessMs: Number.isFinite(staleness) ? staleness : null, pending, lastError, nextSeq },
+          'event follower is not catching up; its state may be missing events',
+        );
+      }
+    },
+    Math.min(1_000, Math.max(100, staleAfterMs / 4)),
+  );
+  watchdog.unref();
+  metrics.stale.set(label, 0);
+
+  async function apply(js: JetStreamClient, msg: JsMsg): Promise<void> {
+    const type = typeOfSubject(namespace, msg.subject);
+    if (!isEventType(type) || !wanted.has(type)) return;
+    let event: KnownEvent;
+    try {
+      event = eventOf(msg, type) as KnownEvent;
+    } catch (err) {
+      const reason = describe(err);
+      metrics.deadLetters.inc(label);
+      log.error({ subject: msg.subject, seq: msg.seq, reason }, 'event breaks its contract; moved to dead letters');
+      // Every replica's follower sees it; the dead letter's message id makes it one copy.
+      await deadLetter(js, msg, { namespace, service, consumer: name, reason }).catch((publishErr: unknown) =>
+        log.error({ err: publishErr, seq: msg.seq }, 'could not dead-letter an event'),
+      );
+      return;
+    }
+    handle(event);
+    metrics.applied.inc(label);
+  }
+
+  async function consumerFrom(nc: NatsConnection) {
+    const jsm = await jetstreamManager(nc, { checkAPI: false });
+    const info = await jsm.streams.info(stream.name);
+    if (nextSeq !== undefined && info.state.last_seq < nextSeq - 1) {
+      log.warn(
+        { lastSeq: info.state.last_seq, nextSeq },
+        'the stream is behind what was already read: it was recreated; reading it again from the start time',
+      );
+      nextSeq = undefined;
+    }
+    const config: Partial<ConsumerConfig> = {
+      name: `${name}-${nuid.next()}`,
+      ack_policy: AckPolicy.None,
+      ...(nextSeq === undefined
+        ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: since.toISOString() }
+        : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: nextSeq }),
+      // A consumer left behind by a failure disappears on its own.
+      inactive_threshold: nanos(60_000),
+      mem_storage: true,
+      num_replicas: 1,
+    };
+    const ci = await jsm.consumers.add(stream.name, config);
+    return jetstream(nc, { checkAPI: false }).consumers.getConsumerFromInfo(ci);
+  }
+
+  const running = (async () => {
+    let failures = 0;
+    while (loop.running) {
+      try {
+        const nc = await loop.connection(broker);
+        if (!nc) break;
+        const js = jetstream(nc, { checkAPI: false });
+        const consumer = await consumerFrom(nc);
+        while (loop.running) {
+          // A short expiry: every empty pull confirms the follower has read everything.
+          batch = await consumer.fetch({ max_messages: 256, expires: 1_000 });
+          let delivered = 0;
+          for await (const msg of batch) {
+            await apply(js, msg);
+            nextSeq = msg.seq + 1;
+            pending = msg.info.pending;
+            delivered++;
+          }
+          metrics.pending.set(label, pending ?? 0);
+          if (delivered === 0 || pending === 0) confirmCaughtUp();
+          if (failures > 0) log.info({ failures }, 'following again');
+          failures = 0;
+        }
+      } catch (err) {
+        if (!loop.running) break;
+        metrics.errors.inc(label);
+        failures++;
+        lastError = describe(err);
+        if (failures === 1) log.warn({ err, nextSeq }, 'lost the stream; resuming after the last event applied');
+        else log.debug({ err, attempt: failures }, 'still cannot follow the stream');
+        await loop.sleep(Math.min(100 * 2 ** failures, 2_000));
+      }
     }
   })();
+
   return {
     caughtUp,
+    health,
     async stop() {
-      await messages.close();
-      await loop;
+      loop.stop();
+      clearInterval(watchdog);
+      await batch?.close().catch(() => undefined);
+      await running;
     },
   };
 }

@@ -1,24 +1,62 @@
-export { type BrokerOptions, connectBroker, type NatsConnection, pingBroker } from './connection.ts';
+export {
+  type Broker,
+  type BrokerState,
+  connectBroker,
+  type NatsConnection,
+  type NatsSettings,
+  natsConnectionOptions,
+  openBroker,
+  redactNatsUrl,
+} from './connection.ts';
 export {
   type DurableConsumerOptions,
+  type Follower,
+  type FollowerHealth,
   type FollowOptions,
-  followEvents,
+  followStream,
   type RunningConsumer,
   startDurableConsumer,
 } from './consumers.ts';
 export {
   type CloudEvent,
+  ContractViolation,
   cloudEventSchema,
   type EventData,
   type EventType,
   eventContracts,
+  eventSubject,
+  isEventType,
+  type KnownEvent,
   parseEvent,
   SESSION_REVOKED,
   type SessionRevoked,
   sessionRevokedData,
+  TODO_CREATED,
+  TODO_DELETED,
+  TODO_UPDATED,
+  type TodoChanged,
+  type TodoDeleted,
+  type TodoRepresentation,
+  todoChangedData,
+  todoDeletedData,
+  todoRepresentation,
   USER_DELETED,
+  USER_REGISTERED,
   type UserDeleted,
+  type UserRegistered,
   userDeletedData,
+  userRegisteredData,
 } from './contracts.ts';
-export { Outbox, type OutboxEvent, OutboxEventSchema, OutboxRelay, type OutboxRelayOptions } from './outbox.ts';
-export { authEventsStream, ensureStream, type StreamDefinition, subjectOf } from './streams.ts';
+export { deadLetter } from './dead-letters.ts';
+export { type EventReadinessParts, eventReadiness } from './readiness.ts';
+export { Outbox, type OutboxBacklog, type OutboxEvent, OutboxEventSchema, OutboxRelay, type OutboxRelayOptions } from './outbox.ts';
+export { type DurableConsumerDefinition, type EventTopology, type SetupReport, setUpEvents } from './setup.ts';
+export {
+  authEventsStream,
+  deadLetterStream,
+  deadLetterSubject,
+  type StreamDefinition,
+  subjectOf,
+  todoEventsStream,
+  typeOfSubject,
+} from './streams.ts';

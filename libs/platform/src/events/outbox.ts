@@ -1,16 +1,21 @@
 /**
  * The transactional outbox. A use case records its event in the same transaction as the change it
  * describes (`Outbox.enqueue`), so an event exists exactly when the change committed. The relay publishes
- * unpublished rows to JetStream with the event id as the message id (JetStream drops a duplicate within
- * its window, covering a crash between publish and bookkeeping), then marks them published. Replicas share
- * the work through `FOR UPDATE SKIP LOCKED`.
+ * unpublished rows to JetStream in the order they were written (`seq`), with the event id as the message
+ * id (JetStream drops a duplicate within its window, covering a crash between publish and bookkeeping),
+ * then marks them published. One relay publishes at a time across all replicas (a transaction-scoped
+ * advisory lock, which works through a transaction pooler too), so the events of one entity reach the
+ * stream in commit order. While NATS is away the rows wait; nothing is lost and nothing is skipped.
  */
-import { randomUUID } from 'node:crypto';
-import { defineEntity, type InferEntity, LockMode, p } from '@mikro-orm/core';
+import { defineEntity, type InferEntity, p, raw } from '@mikro-orm/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import type { JetStreamClient } from '@nats-io/jetstream';
+import { jetstream } from '@nats-io/jetstream';
+import { headers } from '@nats-io/transport-node';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { newId } from '../db/ids.ts';
 import type { Logger } from '../logger.ts';
-import type { CloudEvent, EventData, EventType } from './contracts.ts';
+import type { Broker } from './connection.ts';
+import { type CloudEvent, type EventData, type EventType, eventSubject } from './contracts.ts';
 import { subjectOf } from './streams.ts';
 
 /** The `outbox` table, in the schema of whichever service lists this entity. */
@@ -19,6 +24,8 @@ export const OutboxEventSchema = defineEntity({
   tableName: 'outbox',
   properties: {
     id: p.uuid().primary(),
+    /** Assigned by PostgreSQL on insert: the order the relay publishes in. */
+    seq: p.bigint('number').generated('always as identity').nullable(),
     type: p.text(),
     payload: p.json<CloudEvent>(),
     createdAt: p.datetime(),
@@ -36,16 +43,21 @@ export class Outbox {
     this.#source = source;
   }
 
+  get source(): string {
+    return this.#source;
+  }
+
   /** Records an event in `em`'s unit of work; it is written when that transaction commits. */
   enqueue<T extends EventType>(em: EntityManager, type: T, data: EventData<T>): CloudEvent<EventData<T>> {
     const now = new Date();
     const event: CloudEvent<EventData<T>> = {
       specversion: '1.0',
-      id: randomUUID(),
+      id: newId(),
       source: this.#source,
       type,
       time: now.toISOString(),
       datacontenttype: 'application/json',
+      subject: eventSubject[type](data),
       data,
     };
     em.create(OutboxEventSchema, { id: event.id, type, payload: event, createdAt: now, publishedAt: null });
@@ -66,17 +78,38 @@ export class Outbox {
 export interface OutboxRelayOptions {
   orm: MikroORM;
   outbox: Outbox;
-  js: JetStreamClient;
+  broker: Broker;
   namespace: string;
   logger: Logger;
+  registry?: Registry;
   pollIntervalMs?: number;
   batchSize?: number;
   /** Published rows older than this are deleted. */
   keepPublishedMs?: number;
+  /** Longest wait between attempts while NATS refuses. */
+  maxBackoffMs?: number;
+  /** After failing this long, the relay logs an error (once per outage) instead of warnings. */
+  alarmAfterMs?: number;
 }
 
+export interface OutboxBacklog {
+  pending: number;
+  /** Seconds since the oldest unpublished event was written; 0 when none is waiting. */
+  oldestAgeSeconds: number;
+}
+
+interface BatchResult {
+  published: number;
+  /** False when another replica's relay held the lock. */
+  locked: boolean;
+  failure?: unknown;
+}
+
+const CLOUDEVENTS_JSON = 'application/cloudevents+json';
+
 export class OutboxRelay {
-  readonly #options: Required<OutboxRelayOptions>;
+  readonly #options: Required<Omit<OutboxRelayOptions, 'registry'>>;
+  readonly #metrics: { published: Counter; errors: Counter };
   #running = false;
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
@@ -84,9 +117,50 @@ export class OutboxRelay {
   #lastCleanup = 0;
   /** Set by a commit notification; makes the loop go round again instead of sleeping, so none is lost. */
   #dirty = false;
+  #failing = false;
 
   constructor(options: OutboxRelayOptions) {
-    this.#options = { pollIntervalMs: 500, batchSize: 100, keepPublishedMs: 7 * 24 * 3600 * 1000, ...options };
+    this.#options = {
+      pollIntervalMs: 500,
+      batchSize: 100,
+      keepPublishedMs: 7 * 24 * 3600 * 1000,
+      maxBackoffMs: 5_000,
+      alarmAfterMs: 60_000,
+      ...options,
+    };
+    const registers = options.registry ? [options.registry] : [];
+    this.#metrics = {
+      published: new Counter({
+        name: 'outbox_events_published_total',
+        help: 'Events the outbox relay published to NATS.',
+        registers,
+      }),
+      errors: new Counter({
+        name: 'outbox_publish_errors_total',
+        help: 'Failed attempts to publish an outbox event (NATS away, no stream, permission refused…).',
+        registers,
+      }),
+    };
+    // Read at scrape time. With the database away the last values stay (the database metrics say why).
+    const backlog = () => this.backlog().catch(() => undefined);
+    new Gauge({
+      name: 'outbox_events_pending',
+      help: 'Events committed but not yet published.',
+      registers,
+      async collect() {
+        const now = await backlog();
+        if (now) this.set(now.pending);
+      },
+    });
+    new Gauge({
+      name: 'outbox_oldest_pending_age_seconds',
+      help: 'Age of the oldest event not yet published (0 when none waits).',
+      registers,
+      async collect() {
+        const now = await backlog();
+        if (now) this.set(now.oldestAgeSeconds);
+      },
+    });
   }
 
   start(): void {
@@ -94,59 +168,136 @@ export class OutboxRelay {
     this.#running = true;
     this.#unsubscribe = this.#options.outbox.onCommitted(() => {
       this.#dirty = true;
-      this.#wake?.();
+      // While publishing fails, commits do not hurry the retries; a reconnect does.
+      if (!this.#failing) this.#wake?.();
     });
+    this.#options.broker.onReconnect(() => this.#wake?.());
     this.#loop = this.#run();
   }
 
-  /** Stops polling after one last attempt to publish what is waiting; whatever remains stays for the next relay. */
+  /** Stops after one last attempt to publish what is waiting; whatever remains stays for the next relay. */
   async stop(): Promise<void> {
+    if (!this.#running) return;
     this.#running = false;
     this.#unsubscribe?.();
     this.#wake?.();
     await this.#loop;
-    await this.publishBatch().catch((err: unknown) =>
-      this.#options.logger.warn({ err }, 'outbox relay stopped with events unpublished; the next relay will send them'),
-    );
+    const last = await this.#publishBatch().catch((failure: unknown) => ({ failure, published: 0, locked: true }));
+    if (last.failure !== undefined) {
+      this.#options.logger.warn(
+        { err: last.failure },
+        'outbox relay stopped with events unpublished; the next relay will send them',
+      );
+    }
   }
 
-  /** Publishes one batch; returns how many events went out. */
-  async publishBatch(): Promise<number> {
-    const { orm, js, namespace, batchSize } = this.#options;
+  /** What is waiting, for metrics and readiness. */
+  async backlog(): Promise<OutboxBacklog> {
+    const [row] = await this.#options.orm.em
+      .fork()
+      .createQueryBuilder(OutboxEventSchema)
+      .select([
+        raw('count(*)::int as pending'),
+        raw('coalesce(extract(epoch from now() - min(created_at)), 0)::float as oldest_age_seconds'),
+      ])
+      .where({ publishedAt: null })
+      .execute<{ pending: number; oldest_age_seconds: number }[]>('all', false);
+    return { pending: row?.pending ?? 0, oldestAgeSeconds: Math.round(row?.oldest_age_seconds ?? 0) };
+  }
+
+  /** Publishes one batch in `seq` order, stopping at the first failure; marks what went out. */
+  async #publishBatch(): Promise<BatchResult> {
+    const { orm, outbox, broker, namespace, batchSize } = this.#options;
+    const nc = broker.current();
+    // Publishing into a reconnecting client would only queue up; wait for the reconnect instead.
+    if (!nc) return { published: 0, locked: true, failure: new Error(`NATS is ${broker.state()}`) };
+    const js = jetstream(nc);
     return orm.em.fork().transactional(async (em) => {
+      const [lock] = await em.execute<{ locked: boolean }[]>(
+        'select pg_try_advisory_xact_lock(hashtext(?)) as locked',
+        [`outbox:${outbox.source}`],
+      );
+      if (!lock?.locked) return { published: 0, locked: false };
       const rows = await em.find(
         OutboxEventSchema,
         { publishedAt: null },
-        { orderBy: { createdAt: 'asc', id: 'asc' }, limit: batchSize, lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE },
+        { orderBy: { seq: 'asc' }, limit: batchSize, fields: ['id', 'type', 'payload'] },
       );
+      const sent: string[] = [];
+      let failure: unknown;
       for (const row of rows) {
-        await js.publish(subjectOf(namespace, row.type), JSON.stringify(row.payload), { msgID: row.id });
+        const h = headers();
+        h.set('Content-Type', CLOUDEVENTS_JSON);
+        try {
+          await js.publish(subjectOf(namespace, row.type), JSON.stringify(row.payload), { msgID: row.id, headers: h });
+          sent.push(row.id);
+        } catch (err) {
+          failure = err;
+          break;
+        }
       }
-      if (rows.length > 0) {
-        await em.nativeUpdate(OutboxEventSchema, { id: { $in: rows.map((r) => r.id) } }, { publishedAt: new Date() });
+      if (sent.length > 0) {
+        await em.nativeUpdate(OutboxEventSchema, { id: { $in: sent } }, { publishedAt: new Date() });
       }
-      return rows.length;
+      return { published: sent.length, locked: true, failure };
     });
   }
 
   async #run(): Promise<void> {
-    const { logger, pollIntervalMs, batchSize } = this.#options;
+    const { logger, pollIntervalMs, batchSize, maxBackoffMs, alarmAfterMs, broker } = this.#options;
+    // Until the first connection there is nothing to try; the broker logs its own attempts meanwhile.
+    await Promise.race([
+      broker.connection.catch(() => undefined),
+      new Promise<void>((resolve) => {
+        this.#wake = resolve;
+      }),
+    ]);
+    this.#wake = undefined;
     let failures = 0;
+    let failingSince: number | undefined;
+    let alarmed = false;
     while (this.#running) {
-      let published = 0;
+      let result: BatchResult;
       this.#dirty = false;
       try {
-        published = await this.publishBatch();
-        failures = 0;
-        await this.#cleanup();
-      } catch (err) {
-        failures++;
-        logger.warn({ err, failures }, 'outbox relay could not publish; will retry');
+        result = await this.#publishBatch();
+      } catch (failure) {
+        result = { published: 0, locked: true, failure };
       }
-      if (published === batchSize || (this.#dirty && failures === 0)) continue;
-      const backoff = failures === 0 ? pollIntervalMs : Math.min(pollIntervalMs * 2 ** failures, 30_000);
+      this.#metrics.published.inc(result.published);
+      this.#failing = result.failure !== undefined;
+      if (result.failure === undefined) {
+        if (failingSince !== undefined) {
+          logger.info({ failedForMs: Date.now() - failingSince }, 'outbox relay publishes again');
+        }
+        failures = 0;
+        failingSince = undefined;
+        alarmed = false;
+        await this.#cleanup().catch((err: unknown) => logger.warn({ err }, 'could not delete old outbox rows'));
+      } else {
+        this.#metrics.errors.inc();
+        failures++;
+        failingSince ??= Date.now();
+        const context = { err: result.failure, failures, failingForMs: Date.now() - failingSince };
+        if (failures === 1) logger.warn(context, 'outbox relay could not publish; will retry');
+        else if (!alarmed && Date.now() - failingSince >= alarmAfterMs) {
+          alarmed = true;
+          logger.error(
+            { ...context, backlog: await this.backlog().catch(() => undefined) },
+            'outbox relay has not been able to publish for a while; events are waiting in the outbox',
+          );
+        }
+      }
+      if (!this.#running) break;
+      if (result.failure === undefined && (result.published === batchSize || this.#dirty)) continue;
+      const wait =
+        result.failure !== undefined
+          ? Math.min(pollIntervalMs * 2 ** (failures - 1), maxBackoffMs)
+          : !result.locked && this.#dirty
+            ? 50
+            : pollIntervalMs;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, backoff);
+        const timer = setTimeout(resolve, wait);
         this.#wake = () => {
           clearTimeout(timer);
           resolve();

@@ -1,61 +1,54 @@
 /**
  * JetStream streams and subjects. `EVENTS_NAMESPACE` prefixes both, so that environments (or parallel test
- * files) can share one NATS server without seeing each other's events.
+ * files) can share one NATS server without seeing each other's events. The streams are created by the
+ * setup step (`setUpEvents`, run with the migrations), never by the services at run time.
  */
-import { DiscardPolicy, type JetStreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
-import { nanos } from '@nats-io/transport-node';
 import type { EventType } from './contracts.ts';
 
 export interface StreamDefinition {
   name: string;
   /** The subject filter the stream captures, e.g. `auth.>`. */
   subjects: string[];
+  /** How long a message stays replayable. */
+  maxAgeDays: number;
 }
 
 const prefix = (namespace: string) => (namespace ? `${namespace}.` : '');
+const streamName = (namespace: string, name: string) =>
+  `${namespace ? `${namespace.toUpperCase()}_` : ''}${name}`.replace(/[^A-Za-z0-9_-]/g, '_');
 
 export const subjectOf = (namespace: string, type: EventType | string): string => `${prefix(namespace)}${type}`;
 
-/** The stream of everything the auth service publishes. */
-export function authEventsStream(namespace: string): StreamDefinition {
-  return {
-    name: `${namespace ? `${namespace.toUpperCase()}_` : ''}AUTH_EVENTS`.replace(/[^A-Za-z0-9_-]/g, '_'),
-    subjects: [`${prefix(namespace)}auth.>`],
-  };
-}
+/** The event type a subject carries: the subject without the namespace. */
+export const typeOfSubject = (namespace: string, subject: string): string =>
+  namespace && subject.startsWith(`${namespace}.`) ? subject.slice(namespace.length + 1) : subject;
 
-/** Days an event stays replayable. Long enough for any consumer to catch up after an outage. */
-const RETENTION_DAYS = 7;
-/** Publishes carrying the same message id within this window are stored once (the outbox relies on it). */
-const DUPLICATE_WINDOW_MS = 10 * 60 * 1000;
+/** Days an event stays replayable: long enough for any consumer to catch up after an outage. */
+const EVENT_RETENTION_DAYS = 7;
 
-/** Creates the stream, or brings an existing one to this configuration. Idempotent; safe from every replica. */
-export async function ensureStream(jsm: JetStreamManager, stream: StreamDefinition): Promise<void> {
-  const config = {
-    subjects: stream.subjects,
-    retention: RetentionPolicy.Limits,
-    storage: StorageType.File,
-    discard: DiscardPolicy.Old,
-    max_age: nanos(RETENTION_DAYS * 24 * 3600 * 1000),
-    duplicate_window: nanos(DUPLICATE_WINDOW_MS),
-  };
-  try {
-    await jsm.streams.info(stream.name);
-    await jsm.streams.update(stream.name, config);
-  } catch (err) {
-    if (!isStreamNotFound(err)) throw err;
-    try {
-      await jsm.streams.add({ name: stream.name, ...config });
-    } catch (addErr) {
-      // Another replica created it a moment ago.
-      if (!/already in use|exists/i.test((addErr as Error).message)) throw addErr;
-    }
-  }
-}
+/** Everything the auth service publishes (`auth.>`). */
+export const authEventsStream = (namespace: string): StreamDefinition => ({
+  name: streamName(namespace, 'AUTH_EVENTS'),
+  subjects: [`${prefix(namespace)}auth.>`],
+  maxAgeDays: EVENT_RETENTION_DAYS,
+});
 
-function isStreamNotFound(err: unknown): boolean {
-  const e = err as { name?: string; message?: string; code?: number; api_error?: { err_code?: number } };
-  return (
-    e?.name === 'StreamNotFoundError' || e?.api_error?.err_code === 10059 || /stream not found/i.test(e?.message ?? '')
-  );
-}
+/** Everything the todo service publishes (`todo.>`). */
+export const todoEventsStream = (namespace: string): StreamDefinition => ({
+  name: streamName(namespace, 'TODO_EVENTS'),
+  subjects: [`${prefix(namespace)}todo.>`],
+  maxAgeDays: EVENT_RETENTION_DAYS,
+});
+
+/**
+ * Events a consumer could not process because they break their contract, kept for a person to look at:
+ * `deadletter.<consuming service>.<original type>`, with the reason and the original headers.
+ */
+export const deadLetterStream = (namespace: string): StreamDefinition => ({
+  name: streamName(namespace, 'DEAD_LETTERS'),
+  subjects: [`${prefix(namespace)}deadletter.>`],
+  maxAgeDays: 30,
+});
+
+export const deadLetterSubject = (namespace: string, consumingService: string, type: string): string =>
+  `${prefix(namespace)}deadletter.${consumingService}.${type}`;

@@ -8,12 +8,16 @@ import type { Logger } from '../logger.ts';
 import type { HttpMetrics } from './metrics.ts';
 
 export type ReadinessCheck = () => Promise<void>;
+/** A dependency the service works without for a while (NATS): reported, never a reason to be unready. */
+export type ReadinessDetail = () => Promise<string> | string;
 
 export interface OpsAppOptions {
   logger: Logger;
   metrics: HttpMetrics;
-  /** Each check throws when its dependency is unreachable. */
+  /** Each check throws when its dependency is unreachable; any failing check makes the service unready. */
   checks: Record<string, ReadinessCheck>;
+  /** Shown beside the checks ("ok" or what is wrong), without affecting readiness. */
+  details?: Record<string, ReadinessDetail>;
   /** True once shutdown began: readiness fails so the pod leaves the load balancer first. */
   isDraining: () => boolean;
   /** Extra routes (documents), mounted as given. */
@@ -39,21 +43,32 @@ async function runCheck(check: ReadinessCheck): Promise<string> {
   }
 }
 
-export function createOpsApp({ logger, metrics, checks, isDraining, extend }: OpsAppOptions): Koa {
+async function runDetail(detail: ReadinessDetail): Promise<string> {
+  let text = 'unknown';
+  await runCheck(async () => {
+    text = await detail();
+  }).then((outcome) => {
+    if (outcome !== 'ok') text = outcome;
+  });
+  return text;
+}
+
+const settle = async <T>(entries: Record<string, T>, run: (value: T) => Promise<string>) =>
+  Object.fromEntries(await Promise.all(Object.entries(entries).map(async ([name, v]) => [name, await run(v)])));
+
+export function createOpsApp({ logger, metrics, checks, details = {}, isDraining, extend }: OpsAppOptions): Koa {
   const app = new Koa();
   const router = new Router();
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
   });
   router.get('/readyz', async (ctx) => {
-    const names = Object.keys(checks);
-    const results = await Promise.all(names.map((name) => runCheck(checks[name] as ReadinessCheck)));
-    const report = Object.fromEntries(names.map((name, i) => [name, results[i]]));
+    const [report, notes] = await Promise.all([settle(checks, runCheck), settle(details, runDetail)]);
     const draining = isDraining();
-    const ready = !draining && results.every((r) => r === 'ok');
-    if (!ready) logger.warn({ checks: report, draining }, 'not ready');
+    const ready = !draining && Object.values(report).every((r) => r === 'ok');
+    if (!ready) logger.warn({ checks: report, details: notes, draining }, 'not ready');
     ctx.status = ready ? 200 : 503;
-    ctx.body = { status: ready ? 'ok' : draining ? 'draining' : 'unavailable', checks: report };
+    ctx.body = { status: ready ? 'ok' : draining ? 'draining' : 'unavailable', checks: report, details: notes };
   });
   router.get('/metrics', async (ctx) => {
     ctx.type = metrics.registry.contentType;

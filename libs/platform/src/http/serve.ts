@@ -9,7 +9,7 @@ import type Koa from 'koa';
 import type { Logger } from '../logger.ts';
 import { type ApiDocsOptions, apiDocs } from './api-docs.ts';
 import type { HttpMetrics } from './metrics.ts';
-import { createOpsApp, type ReadinessCheck } from './ops.ts';
+import { createOpsApp, type ReadinessCheck, type ReadinessDetail } from './ops.ts';
 import { listen, type RunningServer } from './server.ts';
 
 export interface ServeConfig {
@@ -28,6 +28,7 @@ export interface ServeOptions {
   logger: Logger;
   metrics: HttpMetrics;
   checks: Record<string, ReadinessCheck>;
+  details?: Record<string, ReadinessDetail>;
   docs: ApiDocsOptions;
 }
 
@@ -38,9 +39,25 @@ export interface Served {
   drain(): Promise<void>;
 }
 
-export async function serve({ name, app, config, logger, metrics, checks, docs }: ServeOptions): Promise<Served> {
+export async function serve({
+  name,
+  app,
+  config,
+  logger,
+  metrics,
+  checks,
+  details,
+  docs,
+}: ServeOptions): Promise<Served> {
   let draining = false;
-  const opsApp = createOpsApp({ logger, metrics, checks, isDraining: () => draining, extend: apiDocs(docs) });
+  const opsApp = createOpsApp({
+    logger,
+    metrics,
+    checks,
+    details,
+    isDraining: () => draining,
+    extend: apiDocs(docs),
+  });
   const api = await listen(app, config.PORT, config.HOST);
   const ops = await listen(opsApp, config.OPS_PORT, config.HOST);
   logger.info({ api: api.url, ops: ops.url }, `${name} service listening`);

@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { newId } from '@todo/platform/db';
 import { ValidationError } from '@todo/platform/errors';
+import { type Outbox, USER_REGISTERED } from '@todo/platform/events';
 import { UserRepository } from '../repositories/user.repository.ts';
 import type { PasswordHasher } from './passwords.ts';
 import { toUserView, type UserView } from './user-view.ts';
@@ -15,6 +16,7 @@ export interface Registration {
 export interface RegisterDeps {
   em: EntityManager;
   hasher: PasswordHasher;
+  outbox: Outbox;
 }
 
 /** NIST SP 800-63B: length, not composition; but a password built from the email is refused. */
@@ -28,16 +30,25 @@ export function assertPasswordAcceptable(password: string, email: string): void 
   }
 }
 
-export async function registerUser({ em, hasher }: RegisterDeps, input: Registration): Promise<UserView> {
+/** Creates the account and records `auth.user.registered` in the same transaction. */
+export async function registerUser({ em, hasher, outbox }: RegisterDeps, input: Registration): Promise<UserView> {
   assertPasswordAcceptable(input.password, input.email);
-  const users = new UserRepository(em);
   const passwordHash = await hasher.hash(input.password);
-  const user = await users.create({
-    id: newId(),
-    email: input.email,
-    name: input.name ?? null,
-    passwordHash,
-    now: new Date(),
+  const user = await em.transactional(async (tx) => {
+    const created = await new UserRepository(tx).create({
+      id: newId(),
+      email: input.email,
+      name: input.name ?? null,
+      passwordHash,
+      now: new Date(),
+    });
+    outbox.enqueue(tx, USER_REGISTERED, {
+      userId: created.id,
+      email: created.email,
+      createdAt: created.createdAt.toISOString(),
+    });
+    return created;
   });
+  outbox.notifyCommitted();
   return toUserView(user);
 }

@@ -38,7 +38,7 @@ export function authRoutes(deps: AuthAppDeps, bearer: Middleware<AuthState>): Ro
   router.post('/register', async (ctx) => {
     const input = parseBody(registerBody, ctx.request.body);
     await deps.guard.register(ctx.ip);
-    const user = await registerUser({ em: ctx.state.em, hasher: deps.hasher }, input);
+    const user = await registerUser({ em: ctx.state.em, hasher: deps.hasher, outbox: deps.outbox }, input);
     ctx.status = 201;
     ctx.set('Location', '/auth/me');
     ctx.body = user;

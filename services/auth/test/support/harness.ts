@@ -12,6 +12,7 @@ import {
   type HttpClient,
   httpClient,
   openApiContract,
+  provisionEvents,
   removeStreams,
   type TestDatabase,
   uniqueName,
@@ -19,6 +20,7 @@ import {
 import pg from 'pg';
 import { inject } from 'vitest';
 import { type AuthConfig, authConfigSchema } from '../../src/config.ts';
+import { eventTopology } from '../../src/events/topology.ts';
 import { databaseOptions, type RunningAuthService, startAuthService } from '../../src/service.ts';
 
 /** Every response a test receives from the auth API is checked against this document. */
@@ -94,6 +96,7 @@ export async function startAuth(options: StartAuthOptions = {}): Promise<AuthHar
     REGISTER_MAX_PER_IP_PER_HOUR: '10000',
     ...options.env,
   });
+  await provisionEvents(config.NATS_URL, eventTopology(eventsNamespace));
   const service = await startAuthService(config, testLogger('auth'));
   const http = httpClient(service.api.url, { contract: openApiContract(AUTH_SPEC) });
 

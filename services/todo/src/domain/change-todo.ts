@@ -1,7 +1,9 @@
 /** Updating and deleting a todo, with optimistic concurrency through If-Match. */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { PreconditionFailedError } from '@todo/platform/errors';
+import { TODO_DELETED, TODO_UPDATED } from '@todo/platform/events';
 import { type TodoChanges, TodoRepository } from '../repositories/todo.repository.ts';
+import type { TodoDeps } from './deps.ts';
 import { matches, type Precondition } from './etags.ts';
 import { todoNotFound } from './get-todo.ts';
 import { type TodoView, toTodoView } from './todo-view.ts';
@@ -22,6 +24,7 @@ async function explainMiss(repo: TodoRepository, ownerId: string, id: string): P
  * concurrency; an empty patch changes nothing and returns the todo as it is.
  */
 export async function updateTodo(
+  deps: TodoDeps,
   em: EntityManager,
   ownerId: string,
   id: string,
@@ -29,7 +32,7 @@ export async function updateTodo(
   precondition?: Precondition,
 ): Promise<TodoView> {
   const changing = Object.keys(changes).length > 0;
-  return em.transactional(async (tx) => {
+  const view = await em.transactional(async (tx) => {
     const repo = new TodoRepository(tx);
     if (changing && !(await repo.update(ownerId, id, changes, new Date(), versionsOf(precondition)))) {
       await explainMiss(repo, ownerId, id);
@@ -38,16 +41,43 @@ export async function updateTodo(
     if (!todo) throw todoNotFound();
     // An empty patch writes nothing, but If-Match still has to hold.
     if (!changing && precondition && !matches(precondition, todo.version)) throw stale();
-    return toTodoView(todo);
+    const view = toTodoView(todo);
+    if (changing) deps.outbox.enqueue(tx, TODO_UPDATED, { ownerId, todoId: id, version: view.version, todo: view });
+    return view;
   });
+  if (changing) deps.outbox.notifyCommitted();
+  return view;
 }
 
 export async function deleteTodo(
+  deps: TodoDeps,
   em: EntityManager,
   ownerId: string,
   id: string,
   precondition?: Precondition,
 ): Promise<void> {
-  const repo = new TodoRepository(em);
-  if (!(await repo.delete(ownerId, id, versionsOf(precondition)))) await explainMiss(repo, ownerId, id);
+  await em.transactional(async (tx) => {
+    const repo = new TodoRepository(tx);
+    const version = await repo.delete(ownerId, id, versionsOf(precondition));
+    if (version === undefined) return explainMiss(repo, ownerId, id);
+    // The deletion is the todo's last change, one version above the one it had.
+    deps.outbox.enqueue(tx, TODO_DELETED, { ownerId, todoId: id, version: version + 1, reason: 'deleted' });
+  });
+  deps.outbox.notifyCommitted();
+}
+
+/**
+ * Deletes every todo of an owner whose account was deleted, recording `todo.deleted` for each. Idempotent:
+ * a second run finds nothing, deletes nothing and records nothing. Returns how many went.
+ */
+export async function forgetOwner(deps: Pick<TodoDeps, 'outbox'>, em: EntityManager, ownerId: string): Promise<number> {
+  const gone = await em.transactional(async (tx) => {
+    const rows = await new TodoRepository(tx).deleteAllOf(ownerId);
+    for (const { id, version } of rows) {
+      deps.outbox.enqueue(tx, TODO_DELETED, { ownerId, todoId: id, version: version + 1, reason: 'owner_deleted' });
+    }
+    return rows.length;
+  });
+  if (gone > 0) deps.outbox.notifyCommitted();
+  return gone;
 }

@@ -8,8 +8,10 @@ import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { newId } from '@todo/platform/db';
 import { AppError, ConflictError } from '@todo/platform/errors';
+import { TODO_CREATED } from '@todo/platform/events';
 import { IdempotencyKeyRepository } from '../repositories/idempotency-key.repository.ts';
 import { TodoRepository } from '../repositories/todo.repository.ts';
+import type { TodoDeps } from './deps.ts';
 import { type TodoView, toTodoView } from './todo-view.ts';
 
 export interface NewTodo {
@@ -23,7 +25,6 @@ export interface Idempotency {
   key: string;
   /** The request body as received, before validation: the same key must come with the same body. */
   body: unknown;
-  waitMs: number;
 }
 
 export interface Created {
@@ -57,7 +58,8 @@ const keyInUse = () =>
     'idempotency_key_in_use',
   );
 
-async function insertTodo(em: EntityManager, ownerId: string, input: NewTodo): Promise<TodoView> {
+/** Inserts the todo and records `todo.created`; call inside a transaction. */
+async function insertTodo(deps: TodoDeps, em: EntityManager, ownerId: string, input: NewTodo): Promise<TodoView> {
   const now = new Date();
   const todo = await new TodoRepository(em).insert(ownerId, {
     id: newId(),
@@ -69,28 +71,45 @@ async function insertTodo(em: EntityManager, ownerId: string, input: NewTodo): P
     updatedAt: now,
     version: 1,
   });
-  return toTodoView(todo);
+  const view = toTodoView(todo);
+  deps.outbox.enqueue(em, TODO_CREATED, { ownerId, todoId: view.id, version: view.version, todo: view });
+  return view;
 }
 
+/** Creates a todo; a replayed idempotent create returns the first response and changes (and publishes) nothing. */
 export async function createTodo(
+  deps: TodoDeps,
   em: EntityManager,
   ownerId: string,
   input: NewTodo,
   idempotency?: Idempotency,
 ): Promise<Created> {
-  if (!idempotency) return { todo: await insertTodo(em, ownerId, input), replayed: false };
+  const created = idempotency
+    ? await createIdempotently(deps, em, ownerId, input, idempotency)
+    : { todo: await em.transactional((tx) => insertTodo(deps, tx, ownerId, input)), replayed: false };
+  if (!created.replayed) deps.outbox.notifyCommitted();
+  return created;
+}
+
+async function createIdempotently(
+  deps: TodoDeps,
+  em: EntityManager,
+  ownerId: string,
+  input: NewTodo,
+  idempotency: Idempotency,
+): Promise<Created> {
   const requestHash = hashOf(idempotency.body);
   try {
     return await em.transactional(async (tx) => {
       const keys = new IdempotencyKeyRepository(tx);
-      await keys.waitAtMost(idempotency.waitMs);
+      await keys.waitAtMost(deps.idempotencyWaitMs);
       if (!(await keys.claim(ownerId, idempotency.key, requestHash))) {
         const first = await keys.read<TodoView>(ownerId, idempotency.key);
         if (!first || first.requestHash !== requestHash) throw keyMismatch();
         if (!first.response) throw keyInUse();
         return { todo: first.response, replayed: true };
       }
-      const todo = await insertTodo(tx, ownerId, input);
+      const todo = await insertTodo(deps, tx, ownerId, input);
       await keys.complete(ownerId, idempotency.key, todo);
       return { todo, replayed: false };
     });

@@ -1,16 +1,11 @@
+import type { TodoRepresentation } from '@todo/platform/events';
 import type { Todo } from '../entities/todo.entity.ts';
 
-/** The public shape of a todo. `ownerId` never leaves the service: the caller is always the owner. */
-export interface TodoView {
-  id: string;
-  title: string;
-  description: string | null;
-  done: boolean;
-  dueAt: string | null;
-  createdAt: string;
-  updatedAt: string;
-  version: number;
-}
+/**
+ * The public shape of a todo, in API responses and in events alike. `ownerId` never leaves the service in
+ * a response: the caller is always the owner.
+ */
+export type TodoView = TodoRepresentation;
 
 export const toTodoView = (todo: Todo): TodoView => ({
   id: todo.id,

@@ -1,3 +1,4 @@
+import { OutboxEventSchema } from '@todo/platform/events';
 import { TodoSchema } from './todo.entity.ts';
 
-export const entities = [TodoSchema];
+export const entities = [TodoSchema, OutboxEventSchema];

@@ -1,36 +1,63 @@
-/** When an account is deleted, its todos go too. One replica handles each event; it is acked after the delete. */
+/**
+ * When an account is deleted, its todos go too. One replica handles each `auth.user.deleted` (a durable
+ * consumer created by the setup step); it is acknowledged after the deletion committed, retried while the
+ * database is away, and harmless when delivered again.
+ */
 import type { MikroORM } from '@mikro-orm/postgresql';
-import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import { authEventsStream, type RunningConsumer, startDurableConsumer, USER_DELETED } from '@todo/platform/events';
+import {
+  authEventsStream,
+  type Broker,
+  type DurableConsumerDefinition,
+  type RunningConsumer,
+  startDurableConsumer,
+  subjectOf,
+  USER_DELETED,
+} from '@todo/platform/events';
 import type { Logger } from '@todo/platform/logger';
-import { TodoRepository } from '../repositories/todo.repository.ts';
+import type { Registry } from 'prom-client';
+import { forgetOwner } from '../domain/change-todo.ts';
+import type { TodoDeps } from '../domain/deps.ts';
+
+const DURABLE = 'todo-forget-deleted-users';
+
+/** The durable consumer, as the setup step creates it. */
+export const forgetDeletedUsersConsumer = (namespace: string): DurableConsumerDefinition => ({
+  stream: authEventsStream(namespace),
+  durable: DURABLE,
+  filterSubject: subjectOf(namespace, USER_DELETED),
+});
 
 export interface ForgetDeletedUsersOptions {
-  js: JetStreamClient;
-  jsm: JetStreamManager;
+  broker: Broker;
   orm: MikroORM;
+  deps: Pick<TodoDeps, 'outbox'>;
   namespace: string;
+  service: string;
   logger: Logger;
+  registry?: Registry;
 }
 
 export function forgetDeletedUsers({
-  js,
-  jsm,
+  broker,
   orm,
+  deps,
   namespace,
+  service,
   logger,
-}: ForgetDeletedUsersOptions): Promise<RunningConsumer> {
+  registry,
+}: ForgetDeletedUsersOptions): RunningConsumer {
   return startDurableConsumer({
-    js,
-    jsm,
+    broker,
     stream: authEventsStream(namespace),
     namespace,
-    durable: 'todo-forget-deleted-users',
+    service,
+    durable: DURABLE,
     type: USER_DELETED,
     logger,
+    registry,
     async handle(event) {
-      const removed = await new TodoRepository(orm.em.fork()).deleteAllOf(event.data.userId);
-      logger.info({ userId: event.data.userId, removed }, 'deleted the todos of a deleted user');
+      const removed = await forgetOwner(deps, orm.em.fork(), event.data.userId);
+      logger.info({ userId: event.data.userId, removed, eventId: event.id }, 'deleted the todos of a deleted user');
     },
   });
 }

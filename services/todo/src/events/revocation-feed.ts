@@ -1,51 +1,58 @@
 /**
  * Keeps this replica's revocation list current from the auth service's events, so a logged-out session's
  * access token stops working here within about a second, without asking the auth service per request.
- * Every replica follows the stream itself (an ordered consumer), starting far enough back to cover every
- * access token that could still be alive.
+ * Every replica follows the stream itself, starting far enough back to cover every access token that could
+ * still be alive, and resumes after the last event it applied whenever it loses the stream.
  */
-import type { JetStreamClient } from '@nats-io/jetstream';
 import type { RevocationList } from '@todo/platform/auth';
 import {
   authEventsStream,
-  followEvents,
-  type RunningConsumer,
+  type Broker,
+  type Follower,
+  followStream,
   SESSION_REVOKED,
-  type SessionRevoked,
   USER_DELETED,
-  type UserDeleted,
 } from '@todo/platform/events';
 import type { Logger } from '@todo/platform/logger';
+import type { Registry } from 'prom-client';
 
 export interface RevocationFeedOptions {
-  js: JetStreamClient;
+  broker: Broker;
   namespace: string;
+  service: string;
   revocations: RevocationList;
   logger: Logger;
+  registry?: Registry;
   replaySeconds: number;
+  staleAfterSeconds: number;
 }
 
 export function followRevocations({
-  js,
+  broker,
   namespace,
+  service,
   revocations,
   logger,
+  registry,
   replaySeconds,
-}: RevocationFeedOptions): Promise<RunningConsumer> {
-  return followEvents({
-    js,
+  staleAfterSeconds,
+}: RevocationFeedOptions): Follower {
+  return followStream({
+    broker,
     stream: authEventsStream(namespace),
     namespace,
+    service,
+    name: `${service}-revocations`,
     types: [SESSION_REVOKED, USER_DELETED],
     since: new Date(Date.now() - replaySeconds * 1000),
+    staleAfterMs: staleAfterSeconds * 1000,
     logger,
-    handle(type, event) {
-      if (type === SESSION_REVOKED) {
-        const data = event.data as SessionRevoked;
-        revocations.revokeSession(data.sessionId, data.tokensExpireBy);
-      } else {
-        const data = event.data as UserDeleted;
-        revocations.revokeUser(data.userId, data.deletedAt, data.tokensExpireBy);
+    registry,
+    handle(event) {
+      if (event.type === SESSION_REVOKED) {
+        revocations.revokeSession(event.data.sessionId, event.data.tokensExpireBy);
+      } else if (event.type === USER_DELETED) {
+        revocations.revokeUser(event.data.userId, event.data.deletedAt, event.data.tokensExpireBy);
       }
     },
   });

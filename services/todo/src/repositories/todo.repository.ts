@@ -116,17 +116,19 @@ export class TodoRepository {
     return affected > 0;
   }
 
-  async delete(ownerId: string, id: string, ifVersions?: number[]): Promise<boolean> {
-    const affected = await this.#em.nativeDelete(
-      TodoSchema,
-      { ownerId, id, ...(ifVersions ? { version: { $in: ifVersions } } : {}) },
-      ownedBy(ownerId),
+  /** Deletes the todo (with `ifVersions`, only at one of them); returns the version it had, or undefined. */
+  async delete(ownerId: string, id: string, ifVersions?: number[]): Promise<number | undefined> {
+    if (ifVersions?.length === 0) return undefined;
+    // Raw SQL for RETURNING, which MikroORM's query builder drops from a DELETE; the owner is in the WHERE.
+    const [row] = await this.#em.execute<{ version: number }[]>(
+      `delete from todo.todos where owner_id = ? and id = ?${ifVersions ? ' and version in (?)' : ''} returning version`,
+      ifVersions ? [ownerId, id, ifVersions] : [ownerId, id],
     );
-    return affected > 0;
+    return row?.version;
   }
 
-  /** Every todo of an owner, for an account deletion. Returns how many went. */
-  deleteAllOf(ownerId: string): Promise<number> {
-    return this.#em.nativeDelete(TodoSchema, { ownerId }, ownedBy(ownerId));
+  /** Every todo of an owner, for an account deletion: the id and last version of each one that went. */
+  deleteAllOf(ownerId: string): Promise<{ id: string; version: number }[]> {
+    return this.#em.execute('delete from todo.todos where owner_id = ? returning id, version', [ownerId]);
   }
 }

@@ -80,10 +80,11 @@ export function todoRoutes(deps: TodoAppDeps): Router<TodoContextState> {
     const input = parseBody(createBody, ctx.request.body);
     const key = idempotencyKey(ctx);
     const { todo, replayed } = await createTodo(
+      deps.todos,
       ctx.state.em,
       ctx.state.principal.userId,
       input,
-      key ? { key, body: ctx.request.body, waitMs: deps.config.IDEMPOTENCY_WAIT_MS } : undefined,
+      key ? { key, body: ctx.request.body } : undefined,
     );
     ctx.status = 201;
     ctx.set('Location', `/todos/${todo.id}`);
@@ -112,6 +113,7 @@ export function todoRoutes(deps: TodoAppDeps): Router<TodoContextState> {
     const id = todoId(ctx.params.id);
     const changes = parseBody(patchBody, ctx.request.body);
     const todo = await updateTodo(
+      deps.todos,
       ctx.state.em,
       ctx.state.principal.userId,
       id,
@@ -124,7 +126,13 @@ export function todoRoutes(deps: TodoAppDeps): Router<TodoContextState> {
 
   router.delete('/:id', async (ctx) => {
     const id = todoId(ctx.params.id);
-    await deleteTodo(ctx.state.em, ctx.state.principal.userId, id, parsePrecondition(ctx.get('if-match'), 'strong'));
+    await deleteTodo(
+      deps.todos,
+      ctx.state.em,
+      ctx.state.principal.userId,
+      id,
+      parsePrecondition(ctx.get('if-match'), 'strong'),
+    );
     ctx.status = 204;
   });
 

@@ -10,12 +10,14 @@ import {
   type HttpClient,
   httpClient,
   openApiContract,
+  provisionEvents,
   removeStreams,
   type TestDatabase,
   uniqueName,
 } from '@todo/testkit';
 import { inject } from 'vitest';
 import { type TodoConfig, todoConfigSchema } from '../../src/config.ts';
+import { eventTopology } from '../../src/events/topology.ts';
 import { API_SPEC, databaseOptions, type RunningTodoService, startTodoService } from '../../src/service.ts';
 
 /** Every response a test receives from the todo API is checked against its OpenAPI document. */
@@ -85,6 +87,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const database = await cloneDatabase(inject('databaseServerUrl'), inject('databaseTemplate'));
   const auth = await startAuth({ database, eventsNamespace: uniqueName('ns'), env: options.authEnv ?? {} });
   const todoConfig = todoConfigFor(auth, database.url, options.todoEnv);
+  await provisionEvents(todoConfig.NATS_URL, eventTopology(todoConfig.EVENTS_NAMESPACE));
   const todo = await startTodoService(todoConfig, testLogger('todo'));
   return {
     auth,
