@@ -8,6 +8,7 @@ export {
   type TableShape,
 } from './database-spec.ts';
 export { cloneDatabase, createTemplate, dropDatabase, type TestDatabase, uniqueName } from './databases.ts';
+export { provisionEvents, publishRaw, readStream, type StoredMessage } from './events.ts';
 export { type MigrationStep, setUpIntegrationProject } from './global-setup.ts';
 export {
   type HttpClient,
@@ -19,6 +20,8 @@ export {
 } from './http.ts';
 export { type Infrastructure, startInfrastructure } from './infrastructure.ts';
 export { createdAtOf, removeLeftovers, removeStreams } from './leftovers.ts';
+export { type NatsServerOptions, startNatsServer, type TestNatsServer } from './nats-server.ts';
 export { ContractViolationError, openApiContract } from './openapi.ts';
+export { type PostgresStopMode, startPostgresCluster, type TestPostgresCluster } from './postgres-cluster.ts';
 export type {} from './provided.ts';
 export { waitFor } from './wait-for.ts';

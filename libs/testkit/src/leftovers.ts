@@ -4,7 +4,7 @@
  * left behind, so that a long-lived PostgreSQL or NATS does not fill up over many runs.
  */
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { type ConnectionOptions, connect } from '@nats-io/transport-node';
 import pg from 'pg';
 import { dropDatabase } from './databases.ts';
 
@@ -50,8 +50,12 @@ export async function removeLeftovers(databaseUrl: string, natsUrl: string, maxA
 }
 
 /** Deletes one test's streams now (its namespace prefix), at the end of the test file. */
-export async function removeStreams(natsUrl: string, namespace: string): Promise<void> {
-  const nc = await connect({ servers: natsUrl });
+export async function removeStreams(
+  natsUrl: string,
+  namespace: string,
+  options: Omit<ConnectionOptions, 'servers'> = {},
+): Promise<void> {
+  const nc = await connect({ servers: natsUrl, ...options });
   try {
     const jsm = await jetstreamManager(nc);
     const prefix = `${namespace.toUpperCase()}_`;

@@ -80,7 +80,15 @@ export async function startTodoService(config: TodoConfig, logger: Logger): Prom
       'starting without the recent revocations: the revocation feed could not read the auth events yet',
     );
   }
-  const forgetter = forgetDeletedUsers({ broker, orm, deps: todos, namespace, service: SERVICE_NAME, logger, registry });
+  const forgetter = forgetDeletedUsers({
+    broker,
+    orm,
+    deps: todos,
+    namespace,
+    service: SERVICE_NAME,
+    logger,
+    registry,
+  });
   const pruneRevocations = setInterval(() => revocations.prune(), 60_000);
   pruneRevocations.unref();
   const expireKeys = setInterval(() => {

@@ -5,22 +5,23 @@
  *   a transient failure is retried with capped backoff for as long as it takes; an event that breaks its
  *   contract goes to the dead-letter stream and the next one is handled.
  * - `followStream`: each replica reads the whole stream itself from a point in time, for state it keeps in
- *   memory (the revocation list). It remembers the last stream sequence it applied and, after any failure
- *   (NATS restart, consumer lost, reconnect), creates a fresh consumer that starts right after it. It says
- *   how fresh it is: `health()`, a lag metric, and one error line when it stops catching up.
+ *   memory (the revocation list). It reads message by message by stream sequence (the read-only message-get
+ *   API: no consumer on the server, so its NATS user needs no right to create, change or pull from one),
+ *   remembers the next sequence to read, and after any failure (NATS restart, reconnect) goes on from
+ *   there. It says how fresh it is: `health()`, a lag metric, and one error line when it stops catching up.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import {
-  AckPolicy,
-  type ConsumerConfig,
   type ConsumerMessages,
-  DeliverPolicy,
   type JetStreamClient,
+  type JetStreamManager,
   type JsMsg,
   jetstream,
   jetstreamManager,
+  type MsgRequest,
+  type StoredMsg,
 } from '@nats-io/jetstream';
-import { type NatsConnection, nanos, nuid } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../logger.ts';
 import type { Broker } from './connection.ts';
@@ -58,7 +59,12 @@ function consumerMetrics(registry: Registry | undefined): ConsumerMetrics {
   const registers = registry ? { registers: [registry] } : unregistered();
   const labelNames = ['consumer'] as const;
   const metrics: ConsumerMetrics = {
-    applied: new Counter({ name: 'events_applied_total', help: 'Events handled successfully.', labelNames, ...registers }),
+    applied: new Counter({
+      name: 'events_applied_total',
+      help: 'Events handled successfully.',
+      labelNames,
+      ...registers,
+    }),
     failures: new Counter({
       name: 'event_handling_failures_total',
       help: 'Handler failures (database away…); each is retried with backoff.',
@@ -142,7 +148,7 @@ class Loop {
 const describe = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 /** Parses a message as the event its subject names; throws a ContractViolation when it is not one. */
-function eventOf<T extends EventType>(msg: JsMsg, type: T): CloudEvent<EventData<T>> & { type: T } {
+function eventOf<T extends EventType>(msg: JsMsg | StoredMsg, type: T): CloudEvent<EventData<T>> & { type: T } {
   let payload: unknown;
   try {
     payload = msg.json();
@@ -194,8 +200,16 @@ export function startDurableConsumer<T extends EventType>(options: DurableConsum
     } catch (err) {
       const reason = describe(err);
       try {
-        await deadLetter(js, msg, { namespace, service, consumer: durable, reason });
-        msg.term(reason.slice(0, 200));
+        const original = {
+          stream: msg.info.stream,
+          seq: msg.seq,
+          subject: msg.subject,
+          data: msg.data,
+          headers: msg.headers,
+        };
+        await deadLetter(js, original, { namespace, service, consumer: durable, reason });
+        // No reason on the TERM: servers before 2.10.4 do not parse one and would not terminate the message.
+        msg.term();
         metrics.deadLetters.inc(label);
         log.error({ subject: msg.subject, seq: msg.seq, reason }, 'event breaks its contract; moved to dead letters');
       } catch (publishErr) {
@@ -259,13 +273,21 @@ export function startDurableConsumer<T extends EventType>(options: DurableConsum
 
 // --- followers ---------------------------------------------------------------------------------------------
 
+/** How often a follower that has read everything asks again. */
+const POLL_INTERVAL_MS = 200;
+
+/**
+ * The first message at or after `seq` whose subject matches `filter`, or null. The stream-message API takes
+ * `next_by_subj` (nats-server 2.9+); the client's types only list it for direct gets, hence the cast.
+ */
+const nextMessage = (jsm: JetStreamManager, stream: string, seq: number, filter: string) =>
+  jsm.streams.getMessage(stream, { seq, next_by_subj: filter } as unknown as MsgRequest);
+
 export interface FollowerHealth {
   /** True when the follower confirmed it had read everything within the staleness bound. */
   fresh: boolean;
   /** Milliseconds since it last confirmed that; Infinity if it never has. */
   stalenessMs: number;
-  /** Messages it knew were waiting, as of its last delivery. */
-  pending: number | undefined;
   lastError: string | undefined;
 }
 
@@ -301,14 +323,14 @@ export function followStream(options: FollowOptions): Follower {
   const label = { consumer: name };
   const log = logger.child({ follower: name });
   const wanted = new Set<string>(options.types);
+  const filter = stream.subjects[0] ?? '>';
   const loop = new Loop();
-  let batch: ConsumerMessages | undefined;
-  /** The next stream sequence to read; undefined until something was read, then it never goes back. */
+  /** The next stream sequence to read; undefined until the start was found, then it never goes back. */
   let nextSeq: number | undefined;
   let caughtUpAt: number | undefined;
-  let pending: number | undefined;
   let lastError: string | undefined;
   let reportedStale = false;
+  let failures = 0;
   const startedAt = Date.now();
 
   let markCaughtUp: () => void = () => undefined;
@@ -317,15 +339,26 @@ export function followStream(options: FollowOptions): Follower {
   });
 
   const stalenessMs = () => (caughtUpAt === undefined ? Number.POSITIVE_INFINITY : Date.now() - caughtUpAt);
-  const health = (): FollowerHealth => ({
-    fresh: stalenessMs() <= staleAfterMs,
-    stalenessMs: stalenessMs(),
-    pending,
-    lastError,
-  });
+
+  /** Updates the lag and staleness metrics, and logs once when the follower falls behind its bound. */
+  function check(): FollowerHealth {
+    const behindMs = Date.now() - (caughtUpAt ?? startedAt);
+    metrics.lag.set(label, behindMs / 1000);
+    if (behindMs > staleAfterMs && !reportedStale) {
+      reportedStale = true;
+      metrics.stale.set(label, 1);
+      log.error(
+        { stalenessMs: caughtUpAt === undefined ? null : behindMs, lastError, nextSeq },
+        'event follower is not catching up; its state may be missing events',
+      );
+    }
+    const staleness = stalenessMs();
+    return { fresh: staleness <= staleAfterMs, stalenessMs: staleness, lastError };
+  }
 
   function confirmCaughtUp(): void {
     caughtUpAt = Date.now();
+    failures = 0;
     lastError = undefined;
     markCaughtUp();
     if (reportedStale) {
@@ -335,27 +368,12 @@ export function followStream(options: FollowOptions): Follower {
     }
   }
 
-  // The watchdog: one error line when the follower stops catching up, one info line when it recovers.
-  const watchdog = setInterval(
-    () => {
-      const behindMs = Date.now() - (caughtUpAt ?? startedAt);
-      metrics.lag.set(label, behindMs / 1000);
-      if (behindMs > staleAfterMs && !reportedStale) {
-        const staleness = stalenessMs();
-        reportedStale = true;
-        metrics.stale.set(label, 1);
-        log.error(
-          { stalenessMs: Number.isFinite(staleness) ? staleness : null, pending, lastError, nextSeq },
-          'event follower is not catching up; its state may be missing events',
-        );
-      }
-    },
-    Math.min(1_000, Math.max(100, staleAfterMs / 4)),
-  );
+  // The watchdog, so that the error line comes even when nobody asks for the health.
+  const watchdog = setInterval(check, Math.min(1_000, Math.max(100, staleAfterMs / 4)));
   watchdog.unref();
   metrics.stale.set(label, 0);
 
-  async function apply(js: JetStreamClient, msg: JsMsg): Promise<void> {
+  async function apply(js: JetStreamClient, msg: StoredMsg): Promise<void> {
     const type = typeOfSubject(namespace, msg.subject);
     if (!isEventType(type) || !wanted.has(type)) return;
     let event: KnownEvent;
@@ -366,7 +384,8 @@ export function followStream(options: FollowOptions): Follower {
       metrics.deadLetters.inc(label);
       log.error({ subject: msg.subject, seq: msg.seq, reason }, 'event breaks its contract; moved to dead letters');
       // Every replica's follower sees it; the dead letter's message id makes it one copy.
-      await deadLetter(js, msg, { namespace, service, consumer: name, reason }).catch((publishErr: unknown) =>
+      const original = { stream: stream.name, seq: msg.seq, subject: msg.subject, data: msg.data, headers: msg.header };
+      await deadLetter(js, original, { namespace, service, consumer: name, reason }).catch((publishErr: unknown) =>
         log.error({ err: publishErr, seq: msg.seq }, 'could not dead-letter an event'),
       );
       return;
@@ -375,54 +394,54 @@ export function followStream(options: FollowOptions): Follower {
     metrics.applied.inc(label);
   }
 
-  async function consumerFrom(nc: NatsConnection) {
+  /** The first stream sequence at or after `since` (a binary search: the stream is ordered by time). */
+  async function firstSequenceSince(jsm: JetStreamManager, firstSeq: number, lastSeq: number): Promise<number> {
+    let low = firstSeq;
+    let high = lastSeq + 1;
+    while (low < high) {
+      const middle = Math.floor((low + high) / 2);
+      const msg = await nextMessage(jsm, stream.name, middle, filter);
+      if (msg && msg.time < since) low = msg.seq + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
+  /** Reads the stream from `nextSeq` until the connection is lost or the follower stops; then throws or returns. */
+  async function follow(nc: NatsConnection): Promise<void> {
     const jsm = await jetstreamManager(nc, { checkAPI: false });
-    const info = await jsm.streams.info(stream.name);
-    if (nextSeq !== undefined && info.state.last_seq < nextSeq - 1) {
+    const js = jetstream(nc, { checkAPI: false });
+    const { state } = await jsm.streams.info(stream.name);
+    if (nextSeq !== undefined && state.last_seq < nextSeq - 1) {
       log.warn(
-        { lastSeq: info.state.last_seq, nextSeq },
+        { lastSeq: state.last_seq, nextSeq },
         'the stream is behind what was already read: it was recreated; reading it again from the start time',
       );
       nextSeq = undefined;
     }
-    const config: Partial<ConsumerConfig> = {
-      name: `${name}-${nuid.next()}`,
-      ack_policy: AckPolicy.None,
-      ...(nextSeq === undefined
-        ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: since.toISOString() }
-        : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: nextSeq }),
-      // A consumer left behind by a failure disappears on its own.
-      inactive_threshold: nanos(60_000),
-      mem_storage: true,
-      num_replicas: 1,
-    };
-    const ci = await jsm.consumers.add(stream.name, config);
-    return jetstream(nc, { checkAPI: false }).consumers.getConsumerFromInfo(ci);
+    nextSeq ??= await firstSequenceSince(jsm, state.first_seq, state.last_seq);
+    while (loop.running) {
+      // The next message at or after nextSeq, whatever gaps the stream has.
+      const msg = await nextMessage(jsm, stream.name, nextSeq, filter);
+      if (failures > 0) log.info({ failures, nextSeq }, 'following again');
+      failures = 0;
+      if (!msg) {
+        confirmCaughtUp();
+        await loop.sleep(POLL_INTERVAL_MS);
+        continue;
+      }
+      await apply(js, msg);
+      nextSeq = msg.seq + 1;
+      if (msg.seq >= state.last_seq) state.last_seq = msg.seq;
+    }
   }
 
   const running = (async () => {
-    let failures = 0;
     while (loop.running) {
       try {
         const nc = await loop.connection(broker);
         if (!nc) break;
-        const js = jetstream(nc, { checkAPI: false });
-        const consumer = await consumerFrom(nc);
-        while (loop.running) {
-          // A short expiry: every empty pull confirms the follower has read everything.
-          batch = await consumer.fetch({ max_messages: 256, expires: 1_000 });
-          let delivered = 0;
-          for await (const msg of batch) {
-            await apply(js, msg);
-            nextSeq = msg.seq + 1;
-            pending = msg.info.pending;
-            delivered++;
-          }
-          metrics.pending.set(label, pending ?? 0);
-          if (delivered === 0 || pending === 0) confirmCaughtUp();
-          if (failures > 0) log.info({ failures }, 'following again');
-          failures = 0;
-        }
+        await follow(nc);
       } catch (err) {
         if (!loop.running) break;
         metrics.errors.inc(label);
@@ -437,11 +456,10 @@ export function followStream(options: FollowOptions): Follower {
 
   return {
     caughtUp,
-    health,
+    health: check,
     async stop() {
       loop.stop();
       clearInterval(watchdog);
-      await batch?.close().catch(() => undefined);
       await running;
     },
   };

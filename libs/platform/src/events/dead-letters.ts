@@ -3,9 +3,18 @@
  * the dead-letter stream with the reason and the original headers, for a person to look at, and the
  * consumer moves on to the next one.
  */
-import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
-import { headers } from '@nats-io/transport-node';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import { headers, type MsgHdrs } from '@nats-io/transport-node';
 import { deadLetterSubject, typeOfSubject } from './streams.ts';
+
+/** The message that could not be processed, as a consumer or a follower received it. */
+export interface OriginalMessage {
+  stream: string;
+  seq: number;
+  subject: string;
+  data: Uint8Array;
+  headers?: MsgHdrs | undefined;
+}
 
 export interface DeadLetterOptions {
   namespace: string;
@@ -28,7 +37,7 @@ const oneLine = (text: string, max = 1_000) =>
  * Publishes a copy of `msg` to the dead-letter stream. Its message id is the original's stream position,
  * so several replicas (or a redelivery) dead-lettering the same event store it once.
  */
-export async function deadLetter(js: JetStreamClient, msg: JsMsg, options: DeadLetterOptions): Promise<void> {
+export async function deadLetter(js: JetStreamClient, msg: OriginalMessage, options: DeadLetterOptions): Promise<void> {
   const h = headers();
   for (const [key, values] of msg.headers ?? []) {
     if (key.toLowerCase() === 'nats-msg-id') {
@@ -38,7 +47,7 @@ export async function deadLetter(js: JetStreamClient, msg: JsMsg, options: DeadL
     }
   }
   h.set('Dead-Letter-Reason', oneLine(options.reason));
-  h.set('Dead-Letter-Stream', msg.info.stream);
+  h.set('Dead-Letter-Stream', msg.stream);
   h.set('Dead-Letter-Sequence', String(msg.seq));
   h.set('Dead-Letter-Subject', msg.subject);
   h.set('Dead-Letter-Consumer', options.consumer);
@@ -46,6 +55,6 @@ export async function deadLetter(js: JetStreamClient, msg: JsMsg, options: DeadL
   const type = typeOfSubject(options.namespace, msg.subject);
   await js.publish(deadLetterSubject(options.namespace, options.service, type), msg.data, {
     headers: h,
-    msgID: `${msg.info.stream}:${msg.seq}`,
+    msgID: `${msg.stream}:${msg.seq}`,
   });
 }

@@ -48,8 +48,15 @@ export {
   userRegisteredData,
 } from './contracts.ts';
 export { deadLetter } from './dead-letters.ts';
+export {
+  Outbox,
+  type OutboxBacklog,
+  type OutboxEvent,
+  OutboxEventSchema,
+  OutboxRelay,
+  type OutboxRelayOptions,
+} from './outbox.ts';
 export { type EventReadinessParts, eventReadiness } from './readiness.ts';
-export { Outbox, type OutboxBacklog, type OutboxEvent, OutboxEventSchema, OutboxRelay, type OutboxRelayOptions } from './outbox.ts';
 export { type DurableConsumerDefinition, type EventTopology, type SetupReport, setUpEvents } from './setup.ts';
 export {
   authEventsStream,

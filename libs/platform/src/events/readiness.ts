@@ -18,7 +18,11 @@ export interface EventReadinessParts {
   followers?: Record<string, Follower>;
 }
 
-export function eventReadiness({ broker, relay, followers = {} }: EventReadinessParts): Record<string, ReadinessDetail> {
+export function eventReadiness({
+  broker,
+  relay,
+  followers = {},
+}: EventReadinessParts): Record<string, ReadinessDetail> {
   const details: Record<string, ReadinessDetail> = {
     nats: () => (broker.state() === 'connected' ? 'ok' : broker.state()),
   };

@@ -68,11 +68,20 @@ export interface AuthHarness {
   stop(): Promise<void>;
 }
 
+/** A NATS server of the test's own (restartable, or running with the shipped authorization). */
+export interface TestNats {
+  url: string;
+  /** Credentials allowed to manage JetStream, for the setup step and the cleanup; none when anonymous works. */
+  admin?: { user: string; pass: string };
+}
+
 export interface StartAuthOptions {
   /** Share a database (the todo tests run both services on one); otherwise a fresh clone is made. */
   database?: TestDatabase;
   env?: Record<string, string>;
   eventsNamespace?: string;
+  /** Otherwise the shared NATS of the test run. */
+  nats?: TestNats;
 }
 
 export async function startAuth(options: StartAuthOptions = {}): Promise<AuthHarness> {
@@ -80,6 +89,7 @@ export async function startAuth(options: StartAuthOptions = {}): Promise<AuthHar
   const ownsDatabase = options.database === undefined;
   const ownsNamespace = options.eventsNamespace === undefined;
   const eventsNamespace = options.eventsNamespace ?? uniqueName('ns');
+  const nats = options.nats ?? { url: inject('natsUrl') };
   const database = options.database ?? (await cloneDatabase(serverUrl, inject('databaseTemplate')));
   const config = loadConfig(authConfigSchema, {
     NODE_ENV: 'test',
@@ -87,7 +97,7 @@ export async function startAuth(options: StartAuthOptions = {}): Promise<AuthHar
     PORT: '0',
     OPS_PORT: '0',
     DATABASE_URL: database.url,
-    NATS_URL: inject('natsUrl'),
+    NATS_URL: nats.url,
     EVENTS_NAMESPACE: eventsNamespace,
     AUTH_KEK: randomBytes(32).toString('base64'),
     JWT_ISSUER: 'http://auth.test',
@@ -96,7 +106,7 @@ export async function startAuth(options: StartAuthOptions = {}): Promise<AuthHar
     REGISTER_MAX_PER_IP_PER_HOUR: '10000',
     ...options.env,
   });
-  await provisionEvents(config.NATS_URL, eventTopology(eventsNamespace));
+  await provisionEvents(nats.url, eventTopology(eventsNamespace), nats.admin);
   const service = await startAuthService(config, testLogger('auth'));
   const http = httpClient(service.api.url, { contract: openApiContract(AUTH_SPEC) });
 
@@ -145,7 +155,7 @@ export async function startAuth(options: StartAuthOptions = {}): Promise<AuthHar
     async stop() {
       await service.stop();
       if (ownsDatabase) await database.drop();
-      if (ownsNamespace) await removeStreams(config.NATS_URL, eventsNamespace);
+      if (ownsNamespace) await removeStreams(nats.url, eventsNamespace, nats.admin);
     },
   };
 }

@@ -1,10 +1,5 @@
 /** What the todo service needs in JetStream, created by the setup step (`npm run migrate`). */
-import {
-  authEventsStream,
-  deadLetterStream,
-  type EventTopology,
-  todoEventsStream,
-} from '@todo/platform/events';
+import { authEventsStream, deadLetterStream, type EventTopology, todoEventsStream } from '@todo/platform/events';
 import { forgetDeletedUsersConsumer } from './forget-deleted-users.ts';
 
 export const eventTopology = (namespace: string): EventTopology => ({

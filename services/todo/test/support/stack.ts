@@ -2,7 +2,7 @@
  * The whole system in-process for black-box tests: a real auth service issuing real tokens and a todo
  * service verifying them through the auth service's JWKS over HTTP, on one cloned database and real NATS.
  */
-import { type AuthHarness, startAuth, testLogger } from '@todo/auth-service/testing';
+import { type AuthHarness, startAuth, type TestNats, testLogger } from '@todo/auth-service/testing';
 import { loadConfig, migrationConfigSchema } from '@todo/platform/config';
 import { connectDatabase, type MikroORM, migrateDatabase } from '@todo/platform/db';
 import {
@@ -65,6 +65,12 @@ export async function startTodoReplica(
 export interface StackOptions {
   authEnv?: Record<string, string>;
   todoEnv?: Record<string, string>;
+  /** A migrated database of the test's own (a cluster it stops); otherwise a clone of the template. */
+  database?: TestDatabase;
+  /** A NATS server of the test's own; otherwise the shared one, under a namespace of this stack's. */
+  nats?: TestNats;
+  /** Defaults to a fresh unique namespace. */
+  eventsNamespace?: string;
 }
 
 function todoConfigFor(auth: AuthHarness, databaseUrl: string, env: Record<string, string> = {}): TodoConfig {
@@ -74,7 +80,7 @@ function todoConfigFor(auth: AuthHarness, databaseUrl: string, env: Record<strin
     PORT: '0',
     OPS_PORT: '0',
     DATABASE_URL: databaseUrl,
-    NATS_URL: inject('natsUrl'),
+    NATS_URL: auth.config.NATS_URL,
     EVENTS_NAMESPACE: auth.config.EVENTS_NAMESPACE,
     AUTH_JWKS_URL: auth.jwksUrl,
     JWT_ISSUER: auth.config.JWT_ISSUER,
@@ -84,10 +90,16 @@ function todoConfigFor(auth: AuthHarness, databaseUrl: string, env: Record<strin
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const database = await cloneDatabase(inject('databaseServerUrl'), inject('databaseTemplate'));
-  const auth = await startAuth({ database, eventsNamespace: uniqueName('ns'), env: options.authEnv ?? {} });
+  const database = options.database ?? (await cloneDatabase(inject('databaseServerUrl'), inject('databaseTemplate')));
+  const nats = options.nats ?? { url: inject('natsUrl') };
+  const auth = await startAuth({
+    database,
+    nats,
+    eventsNamespace: options.eventsNamespace ?? uniqueName('ns'),
+    env: options.authEnv ?? {},
+  });
   const todoConfig = todoConfigFor(auth, database.url, options.todoEnv);
-  await provisionEvents(todoConfig.NATS_URL, eventTopology(todoConfig.EVENTS_NAMESPACE));
+  await provisionEvents(nats.url, eventTopology(todoConfig.EVENTS_NAMESPACE), nats.admin);
   const todo = await startTodoService(todoConfig, testLogger('todo'));
   return {
     auth,
@@ -99,7 +111,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await todo.stop();
       await auth.stop();
       await database.drop();
-      await removeStreams(todoConfig.NATS_URL, auth.config.EVENTS_NAMESPACE);
+      await removeStreams(nats.url, auth.config.EVENTS_NAMESPACE, nats.admin);
     },
   };
 }

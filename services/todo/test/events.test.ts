@@ -1,0 +1,179 @@
+import { deadLetterStream, SESSION_REVOKED, USER_DELETED, USER_REGISTERED } from '@todo/platform/events';
+import { publishRaw, readStream, type StoredMessage, waitFor } from '@todo/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TodoView as Todo } from '../src/domain/todo-view.ts';
+import {
+  authEvent,
+  consumerDrained,
+  metric,
+  namespaceOf,
+  subjectIn,
+  todoEvents,
+  todosOf,
+  unpublishedTodoEvents,
+  userDeleted,
+} from './support/events.ts';
+import { type Stack, startStack } from './support/stack.ts';
+
+const FORGETTER = 'todo-forget-deleted-users';
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+describe('other teams can follow every change as an event', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+  afterAll(() => stack?.stop());
+
+  const natsUrl = () => stack.todoConfig.NATS_URL;
+
+  it('a todo created (idempotently, twice), changed twice and deleted publishes four events, in version order', async () => {
+    const ann = await stack.auth.newUser();
+    const send = { token: ann.accessToken, headers: { 'Idempotency-Key': '"events-1"' } };
+    const created = await stack.api.post<Todo>('/todos', { title: 'Publish me' }, send);
+    const replayed = await stack.api.post<Todo>('/todos', { title: 'Publish me' }, send);
+    expect(replayed.headers.get('idempotent-replayed')).toBe('true');
+    const id = created.body.id;
+    const first = await stack.api.patch<Todo>(`/todos/${id}`, { done: true }, { token: ann.accessToken });
+    const second = await stack.api.patch<Todo>(`/todos/${id}`, { title: 'Published' }, { token: ann.accessToken });
+    expect((await stack.api.delete(`/todos/${id}`, { token: ann.accessToken })).status).toBe(204);
+
+    const mine = await waitFor(
+      async () => {
+        const events = (await todoEvents(stack)).filter((e) => e.subject === id);
+        return events.length >= 4 && events;
+      },
+      { what: 'the todo events to be published' },
+    );
+    expect(mine.map((e) => [e.type, e.data.version])).toEqual([
+      ['todo.created', 1],
+      ['todo.updated', 2],
+      ['todo.updated', 3],
+      ['todo.deleted', 4],
+    ]);
+    expect(mine.map((e) => e.data.todo ?? null)).toEqual([created.body, first.body, second.body, null]);
+    for (const event of mine) {
+      expect(event).toMatchObject({ specversion: '1.0', source: 'todo-platform/todo', subject: id });
+      expect(event.id).toMatch(UUID_V7);
+      expect(event.data).toMatchObject({ ownerId: ann.id, todoId: id });
+    }
+    expect(mine.at(-1)?.data.reason).toBe('deleted');
+  });
+
+  it('each event is stored once, under its id as the message id, as a CloudEvent', async () => {
+    const ann = await stack.auth.newUser();
+    const { body } = await stack.api.post<Todo>('/todos', { title: 'Once' }, { token: ann.accessToken });
+    await waitFor(async () => (await unpublishedTodoEvents(stack)) === 0, { what: 'the outbox to empty' });
+    const stored = (await readStream(natsUrl(), `${namespaceOf(stack).toUpperCase()}_TODO_EVENTS`)).filter(
+      (m) => (m.body as { subject?: string }).subject === body.id,
+    );
+    expect(stored).toHaveLength(1);
+    const [message] = stored as [StoredMessage];
+    expect(message.headers['Nats-Msg-Id']).toEqual([(message.body as { id: string }).id]);
+    expect(message.headers['Content-Type']).toEqual(['application/cloudevents+json']);
+    expect(message.subject).toBe(subjectIn(stack, 'todo.created'));
+  });
+
+  it('registering publishes auth.user.registered with the new id and email', async () => {
+    const ann = await stack.auth.newUser();
+    const registered = await waitFor(
+      async () =>
+        (await readStream(natsUrl(), `${namespaceOf(stack).toUpperCase()}_AUTH_EVENTS`))
+          .map((m) => m.body as { type: string; subject: string; data: Record<string, unknown> })
+          .find((e) => e.type === USER_REGISTERED && e.subject === ann.id),
+      { what: 'auth.user.registered' },
+    );
+    expect(registered.data).toMatchObject({ userId: ann.id, email: ann.email });
+  });
+
+  it('deleting an account with 100 todos leaves none of them within 2 s, and publishes todo.deleted for each', async () => {
+    const ann = await stack.auth.newUser();
+    for (let i = 0; i < 100; i++) {
+      expect((await stack.api.post('/todos', { title: `todo ${i}` }, { token: ann.accessToken })).status).toBe(201);
+    }
+    expect(await todosOf(stack, ann.id)).toBe(100);
+    const deleted = await stack.auth.http.delete('/auth/me', {
+      token: ann.accessToken,
+      body: { password: ann.password },
+    });
+    expect(deleted.status).toBe(204);
+    await waitFor(async () => (await todosOf(stack, ann.id)) === 0, {
+      timeoutMs: 2_000,
+      what: "the deleted user's todos to be gone",
+    });
+    const gone = await waitFor(
+      async () => {
+        const events = (await todoEvents(stack)).filter((e) => e.type === 'todo.deleted' && e.data.ownerId === ann.id);
+        return events.length >= 100 && events;
+      },
+      { what: 'a todo.deleted per todo' },
+    );
+    expect(gone).toHaveLength(100);
+    expect(new Set(gone.map((e) => e.data.reason))).toEqual(new Set(['owner_deleted']));
+  });
+
+  it('the same auth.user.deleted delivered three times deletes the todos once and raises no error', async () => {
+    const ann = await stack.auth.newUser();
+    for (const title of ['a', 'b', 'c']) await stack.api.post('/todos', { title }, { token: ann.accessToken });
+    const before = await stack.ops.get('/metrics');
+    const event = JSON.stringify(userDeleted(ann.id));
+    // No message id: JetStream stores three copies, as after a redelivery or a replay past its duplicate window.
+    for (let i = 0; i < 3; i++) await publishRaw(natsUrl(), subjectIn(stack, USER_DELETED), event);
+
+    await consumerDrained(stack, FORGETTER, natsUrl());
+    expect(await todosOf(stack, ann.id)).toBe(0);
+    await waitFor(async () => (await unpublishedTodoEvents(stack)) === 0, { what: 'the outbox to empty' });
+    const deletions = (await todoEvents(stack)).filter((e) => e.type === 'todo.deleted' && e.data.ownerId === ann.id);
+    expect(deletions).toHaveLength(3);
+
+    const after = (await stack.ops.get('/metrics')).text;
+    const labels = { consumer: FORGETTER };
+    expect(metric(after, 'events_applied_total', labels) - metric(before.text, 'events_applied_total', labels)).toBe(3);
+    expect(metric(after, 'event_handling_failures_total', labels)).toBe(0);
+    expect(metric(after, 'event_dead_letters_total', labels)).toBe(0);
+  });
+
+  it('a malformed auth.user.deleted goes to the dead letters with its reason, and the next one is applied', async () => {
+    const ann = await stack.auth.newUser();
+    await stack.api.post('/todos', { title: 'doomed' }, { token: ann.accessToken });
+    const broken = authEvent(USER_DELETED, ann.id, { userId: 'not-a-uuid', deletedAt: 1, tokensExpireBy: 2 });
+    const brokenSeq = await publishRaw(natsUrl(), subjectIn(stack, USER_DELETED), JSON.stringify(broken), {
+      headers: { 'X-Origin': 'a faulty producer' },
+    });
+    await publishRaw(natsUrl(), subjectIn(stack, USER_DELETED), JSON.stringify(userDeleted(ann.id)));
+
+    await waitFor(async () => (await todosOf(stack, ann.id)) === 0, { what: 'the valid event to be applied' });
+    const letter = await waitFor(
+      async () =>
+        (await readStream(natsUrl(), deadLetterStream(namespaceOf(stack)).name)).find(
+          (m) => m.headers['Dead-Letter-Sequence']?.[0] === String(brokenSeq),
+        ),
+      { what: 'the dead letter' },
+    );
+    expect(letter.subject).toBe(subjectIn(stack, `deadletter.todo.${USER_DELETED}`));
+    expect(letter.headers['Dead-Letter-Reason']?.[0]).toMatch(/userId/);
+    expect(letter.headers['Dead-Letter-Consumer']).toEqual([FORGETTER]);
+    expect(letter.headers['X-Origin']).toEqual(['a faulty producer']);
+    expect(letter.body).toEqual(broken);
+    await consumerDrained(stack, FORGETTER, natsUrl());
+  });
+
+  it('a revocation that is not even JSON goes to the dead letters, and the next logout still bites', async () => {
+    const ann = await stack.auth.newUser();
+    const seq = await publishRaw(natsUrl(), subjectIn(stack, SESSION_REVOKED), '{"specversion": "1.0", oops');
+    expect((await stack.auth.http.post('/auth/logout', undefined, { token: ann.accessToken })).status).toBe(204);
+    await waitFor(async () => (await stack.api.get('/todos', { token: ann.accessToken })).status === 401, {
+      timeoutMs: 2_000,
+      what: 'the logged-out token to be refused',
+    });
+    const letter = await waitFor(
+      async () =>
+        (await readStream(natsUrl(), deadLetterStream(namespaceOf(stack)).name)).find(
+          (m) => m.headers['Dead-Letter-Sequence']?.[0] === String(seq),
+        ),
+      { what: 'the dead letter' },
+    );
+    expect(letter.headers['Dead-Letter-Reason']?.[0]).toMatch(/not JSON/);
+    expect(letter.subject).toBe(subjectIn(stack, `deadletter.todo.${SESSION_REVOKED}`));
+  });
+});
