@@ -10,6 +10,7 @@ import {
   type DatabaseSettings,
   databaseOptionsFrom,
   databaseReady,
+  registerPoolMetrics,
 } from '@todo/platform/db';
 import { eventReadiness, Outbox, OutboxRelay, openBroker } from '@todo/platform/events';
 import { createMetrics, type RunningServer, serve } from '@todo/platform/http';
@@ -52,6 +53,7 @@ export const signingKeys = (orm: ConstructorParameters<typeof SigningKeys>[0], c
 export async function startAuthService(config: AuthConfig, logger: Logger): Promise<RunningAuthService> {
   const metrics = createMetrics(SERVICE_NAME);
   const orm = await connectDatabase(databaseOptions(config, logger));
+  await registerPoolMetrics(orm, metrics.registry);
   const broker = openBroker({ settings: config, name: SERVICE_NAME, logger, registry: metrics.registry });
   const hasher = await createPasswordHasher({
     memoryCostKib: config.PASSWORD_MEMORY_KIB,

@@ -11,6 +11,7 @@ import {
   type DatabaseSettings,
   databaseOptionsFrom,
   databaseReady,
+  registerPoolMetrics,
 } from '@todo/platform/db';
 import { eventReadiness, Outbox, OutboxRelay, openBroker } from '@todo/platform/events';
 import { createMetrics, type RunningServer, serve } from '@todo/platform/http';
@@ -48,6 +49,7 @@ export async function startTodoService(config: TodoConfig, logger: Logger): Prom
   const registry = metrics.registry;
   const namespace = config.EVENTS_NAMESPACE;
   const orm = await connectDatabase(databaseOptions(config, logger));
+  await registerPoolMetrics(orm, metrics.registry);
   const broker = openBroker({ settings: config, name: SERVICE_NAME, logger, registry });
   const keys = remoteKeys(config.AUTH_JWKS_URL, {
     cacheMaxAgeMs: config.JWKS_CACHE_MAX_AGE_SECONDS * 1000,

@@ -7,6 +7,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { EntitySchema, MigrationObject } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { defineConfig, MikroORM } from '@mikro-orm/postgresql';
+import { Gauge, type Registry } from 'prom-client';
 import type { MigrationConfig } from '../config.ts';
 import type { Logger } from '../logger.ts';
 
@@ -117,6 +118,25 @@ export async function connectDatabase(options: DatabaseOptions, retry: RetryOpti
       wait = Math.min(wait * 2, maxDelayMs);
     }
   }
+}
+
+/**
+ * The connection pool as gauges, scraped live: `busy` connections that never come back are a leak (a
+ * transaction that lost its connection without releasing it), which ends with every request waiting.
+ */
+export async function registerPoolMetrics(orm: MikroORM, registry: Registry): Promise<void> {
+  const pool = await orm.em.getConnection().getNativeClient();
+  new Gauge({
+    name: 'db_pool_connections',
+    help: 'PostgreSQL pool connections by state: busy (checked out), idle, and requests waiting for one.',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      this.set({ state: 'busy' }, pool.totalCount - pool.idleCount);
+      this.set({ state: 'idle' }, pool.idleCount);
+      this.set({ state: 'waiting' }, pool.waitingCount);
+    },
+  });
 }
 
 /** A readiness check: a round trip to the database. */

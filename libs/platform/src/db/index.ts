@@ -6,6 +6,7 @@ export {
   databaseReady,
   type MikroORM,
   ormOptions,
+  registerPoolMetrics,
   type RetryOptions,
   type SchemaDefinition,
 } from './connect.ts';
