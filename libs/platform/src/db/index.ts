@@ -6,8 +6,8 @@ export {
   databaseReady,
   type MikroORM,
   ormOptions,
-  registerPoolMetrics,
   type RetryOptions,
+  registerPoolMetrics,
   type SchemaDefinition,
 } from './connect.ts';
 export { newId } from './ids.ts';
