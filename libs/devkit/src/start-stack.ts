@@ -1,11 +1,12 @@
 /**
  * `npm start`: the whole stack on this machine. Loads `.env` when there is one, creates a development
- * AUTH_KEK there on first run (never a built-in default), applies both services' migrations, starts both
- * services, and stops them cleanly on Ctrl-C.
+ * AUTH_KEK there on first run (never a built-in default), runs every service's setup step (migrations,
+ * streams), starts every service, and stops them cleanly on Ctrl-C. A service is a folder under services/
+ * with src/migrate.ts and src/server.ts: a new one is picked up without editing this file.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -41,32 +42,41 @@ function finished(child: ChildProcess): Promise<number> {
   });
 }
 
+/** Every service folder, alphabetically (the setup steps do not depend on each other's order). */
+function services(): string[] {
+  return readdirSync(`${root}services`, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(`${root}services/${entry.name}/src/server.ts`))
+    .map((entry) => entry.name)
+    .sort();
+}
+
 async function main(): Promise<void> {
   const env = loadEnv();
-  for (const service of ['auth', 'todo']) {
+  const names = services();
+  for (const service of names) {
     const code = await finished(run(`services/${service}/src/migrate.ts`, env));
     if (code !== 0) {
       console.error(
-        `migrations of the ${service} service failed (exit ${code}); is PostgreSQL running at DATABASE_URL?`,
+        `the setup step of the ${service} service failed (exit ${code}); are PostgreSQL (DATABASE_URL) and NATS (NATS_URL) running?`,
       );
       process.exit(code);
     }
   }
-  const children = [run('services/auth/src/server.ts', env), run('services/todo/src/server.ts', env)];
+  const children = names.map((service) => run(`services/${service}/src/server.ts`, env));
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    say(`${signal}: stopping both services`);
+    say(`${signal}: stopping ${names.join(', ')}`);
     for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  // If one service dies on its own, take the other down too rather than run half a stack.
+  // If one service dies on its own, take the others down too rather than run part of a stack.
   const first = await Promise.race(children.map(finished));
   const unexpected = !stopping;
   if (unexpected) {
-    say(`a service exited (code ${first}); stopping the other`);
+    say(`a service exited (code ${first}); stopping the others`);
     stop('SIGTERM');
   }
   const codes = await Promise.all(children.map(finished));

@@ -109,6 +109,8 @@ export const baseConfigSchema = z.object({
     .default('256kb'),
 });
 
+export type BaseConfig = z.infer<typeof baseConfigSchema>;
+
 /**
  * What the setup step (`npm run migrate`) needs: the database, and NATS with credentials allowed to create
  * streams and consumers (not the service's own NATS user).

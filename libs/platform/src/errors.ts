@@ -87,6 +87,27 @@ export class PreconditionFailedError extends AppError {
   }
 }
 
+export class UnsupportedMediaTypeError extends AppError {
+  override readonly name = 'UnsupportedMediaTypeError';
+  constructor(detail: string, accepted: readonly string[]) {
+    super({
+      status: 415,
+      code: 'unsupported_media_type',
+      title: 'Unsupported Media Type',
+      detail,
+      headers: { 'Accept-Patch': accepted.join(', ') },
+    });
+  }
+}
+
+/** The request is well-formed and valid, but cannot be carried out as it stands (422 with its own code). */
+export class UnprocessableError extends AppError {
+  override readonly name = 'UnprocessableError';
+  constructor(detail: string, code: string) {
+    super({ status: 422, code, title: 'Unprocessable Content', detail });
+  }
+}
+
 export class ValidationError extends AppError {
   override readonly name = 'ValidationError';
   constructor(errors: FieldError[], detail = 'The request is not valid.') {

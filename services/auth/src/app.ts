@@ -1,34 +1,12 @@
 /** createApp(deps): the auth API's middleware order, on one screen. No side effects. */
-import type { MikroORM } from '@mikro-orm/postgresql';
-import { type AuthState, requireAccessToken } from '@todo/platform/auth';
-import { type DatabaseState, requestScopedEntityManager } from '@todo/platform/db';
-import type { Outbox } from '@todo/platform/events';
-import { type HttpMetrics, jsonBody, problemDetails, type RequestState, requestContext } from '@todo/platform/http';
-import type { Logger } from '@todo/platform/logger';
+import { requireAccessToken } from '@todo/platform/auth';
+import { requestScopedEntityManager } from '@todo/platform/db';
+import { jsonBody, problemDetails, requestContext } from '@todo/platform/http';
 import Koa from 'koa';
-import type { AuthConfig } from './config.ts';
-import type { PasswordHasher } from './domain/passwords.ts';
-import type { SessionDeps } from './domain/sessions.ts';
-import type { SigningKeys } from './keys/signing-keys.ts';
-import type { BruteForceGuard } from './limits/brute-force-guard.ts';
+import type { AuthAppDeps, AuthContextState } from './context.ts';
 import { authRoutes } from './routes/auth.routes.ts';
 import { meRoutes } from './routes/me.routes.ts';
 import { wellKnownRoutes } from './routes/well-known.routes.ts';
-
-export interface AuthAppDeps {
-  config: AuthConfig;
-  logger: Logger;
-  metrics: HttpMetrics;
-  orm: MikroORM;
-  hasher: PasswordHasher;
-  keys: SigningKeys;
-  guard: BruteForceGuard;
-  outbox: Outbox;
-  /** Everything a session use case needs but the request's EntityManager. */
-  sessions: Omit<SessionDeps, 'em'>;
-}
-
-export type AuthContextState = RequestState & DatabaseState & AuthState;
 
 export function createApp(deps: AuthAppDeps): Koa<AuthContextState> {
   // Behind a proxy, trust only the address the nearest one appended to X-Forwarded-For.

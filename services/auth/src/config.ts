@@ -19,7 +19,6 @@ export const authConfigSchema = baseConfigSchema
     AUTH_KEK: kek,
     JWT_ISSUER: z.url().default('http://localhost:3001'),
     JWT_AUDIENCE: z.string().min(1).default('todo-api'),
-    JWT_ALGORITHM: z.enum(['ES256', 'EdDSA']).default('ES256'),
     ACCESS_TOKEN_TTL_SECONDS: env.int(900, 30, 3600),
     SESSION_LIFETIME_SECONDS: env.int(30 * 86_400, 60),
     SESSION_IDLE_TIMEOUT_SECONDS: env.int(7 * 86_400, 60),

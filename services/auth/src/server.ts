@@ -1,6 +1,6 @@
 /** The auth service process: the only module with side effects. */
-import { runService } from '@todo/platform/http';
-import { authConfigSchema } from './config.ts';
-import { SERVICE_NAME, startAuthService } from './service.ts';
+import { runService } from '@todo/platform/service';
+import { authService } from './definition.ts';
+import { buildAuthService } from './service.ts';
 
-await runService(SERVICE_NAME, authConfigSchema, startAuthService);
+await runService(authService, buildAuthService);

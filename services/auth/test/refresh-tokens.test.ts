@@ -1,8 +1,9 @@
 import { loadConfig, migrationConfigSchema } from '@todo/platform/config';
 import { connectDatabase, type MikroORM } from '@todo/platform/db';
+import { databaseOptions } from '@todo/platform/service';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { authService } from '../src/definition.ts';
 import { sweepEndedSessions } from '../src/domain/sessions.ts';
-import { databaseOptions } from '../src/service.ts';
 import { type AuthHarness, startAuth, type TestUser, type TokenResponse, testLogger } from './support/harness.ts';
 
 describe('refresh tokens rotate, and a stolen one ends the session', () => {
@@ -127,7 +128,7 @@ describe('ended sessions do not pile up', () => {
   beforeAll(async () => {
     auth = await startAuth();
     const config = loadConfig(migrationConfigSchema, { DATABASE_URL: auth.database.url });
-    orm = await connectDatabase(databaseOptions(config, testLogger('auth-sweep')));
+    orm = await connectDatabase(databaseOptions(authService, config, testLogger('auth-sweep')));
   });
   afterAll(async () => {
     await orm?.close();
@@ -150,11 +151,12 @@ describe('ended sessions do not pile up', () => {
       idle.id,
     ]);
 
-    const swept = await sweepEndedSessions(orm.em.fork(), {
+    const sessions = {
       lifetimeSeconds: auth.config.SESSION_LIFETIME_SECONDS,
       idleTimeoutSeconds: auth.config.SESSION_IDLE_TIMEOUT_SECONDS,
       reuseIntervalSeconds: auth.config.REFRESH_REUSE_INTERVAL_SECONDS,
-    });
+    };
+    const swept = await sweepEndedSessions({ sessions }, orm.em.fork());
     expect(swept).toBe(2);
     const left = await auth.sql('select user_id from auth.sessions');
     expect(left.map((r) => r.user_id).sort()).toEqual([live.id, recent.id].sort());

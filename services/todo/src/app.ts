@@ -1,28 +1,10 @@
 /** createApp(deps): the todo API's middleware order, on one screen. No side effects. */
-import type { MikroORM } from '@mikro-orm/postgresql';
-import { type AuthState, type KeyResolver, type RevocationList, requireAccessToken } from '@todo/platform/auth';
-import { type DatabaseState, requestScopedEntityManager } from '@todo/platform/db';
-import { type HttpMetrics, jsonBody, problemDetails, type RequestState, requestContext } from '@todo/platform/http';
-import type { Logger } from '@todo/platform/logger';
+import { requireAccessToken } from '@todo/platform/auth';
+import { requestScopedEntityManager } from '@todo/platform/db';
+import { jsonBody, problemDetails, requestContext } from '@todo/platform/http';
 import Koa from 'koa';
-import type { TodoConfig } from './config.ts';
-import type { TodoDeps } from './domain/deps.ts';
+import type { TodoAppDeps, TodoContextState } from './context.ts';
 import { todoRoutes } from './routes/todos.routes.ts';
-
-export interface TodoAppDeps {
-  config: TodoConfig;
-  logger: Logger;
-  metrics: HttpMetrics;
-  orm: MikroORM;
-  keys: KeyResolver;
-  revocations: RevocationList;
-  /** False while the revocation list may be missing revocations for longer than the configured bound. */
-  revocationsCurrent: () => boolean;
-  /** What the use cases need. */
-  todos: TodoDeps;
-}
-
-export type TodoContextState = RequestState & DatabaseState & AuthState;
 
 export function createApp(deps: TodoAppDeps): Koa<TodoContextState> {
   const app = new Koa<TodoContextState>({ proxy: deps.config.TRUST_PROXY });

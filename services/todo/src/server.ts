@@ -1,6 +1,6 @@
 /** The todo service process: the only module with side effects. */
-import { runService } from '@todo/platform/http';
-import { todoConfigSchema } from './config.ts';
-import { SERVICE_NAME, startTodoService } from './service.ts';
+import { runService } from '@todo/platform/service';
+import { todoService } from './definition.ts';
+import { buildTodoService } from './service.ts';
 
-await runService(SERVICE_NAME, todoConfigSchema, startTodoService);
+await runService(todoService, buildTodoService);

@@ -33,7 +33,7 @@ describe('a user keeps todos: create, read, change, delete', () => {
     expect(res.headers.get('etag')).toBe('"v1"');
   });
 
-  it('reads one todo with its ETag, and answers 304 to If-Node-Match with the current tag', async () => {
+  it('reads one todo with its ETag, and answers 304 to If-None-Match with the current tag', async () => {
     const { body: todo } = await create({ title: 'Read me' });
     const first = await stack.api.get<Todo>(`/todos/${todo.id}`, { token: ann.accessToken });
     expect(first.status).toBe(200);

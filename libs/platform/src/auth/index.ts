@@ -1,7 +1,6 @@
 export {
-  ACCESS_TOKEN_ALGORITHMS,
+  ACCESS_TOKEN_ALGORITHM,
   ACCESS_TOKEN_TYPE,
-  type AccessTokenAlgorithm,
   type AccessTokenClaims,
   accessTokenClaimsSchema,
   CLOCK_TOLERANCE_SECONDS,

@@ -1,17 +1,17 @@
 /**
- * The Koa middleware that guards every API route. koa-jwt verifies ES256 tokens with a key that jose
- * resolves from the JWKS (by `kid`, refetching on an unknown one), checking the algorithm allowlist, `iss`,
- * `aud`, `exp` and `nbf`. koa-jwt's verifier (jsonwebtoken 9) has no EdDSA, so EdDSA tokens are verified
- * by jose's `jwtVerify` with the same keys and the same checks. Either way we then check `typ`, the claim
- * shapes and the revocation list, and every failure becomes one 401 with an RFC 6750 challenge.
+ * The Koa middleware that guards every API route. koa-jwt verifies the token (jsonwebtoken underneath) with
+ * a key that jose resolves from the JWKS by `kid` (refetching on an unknown one), checking the algorithm
+ * allowlist (ES256 only), `iss`, `aud`, `exp` and `nbf`. Then we check `typ`, the claim shapes and the
+ * revocation list, and every failure becomes one 401 problem with an RFC 6750 challenge, which koa-jwt's own
+ * 401 (plain text, no WWW-Authenticate) is not.
  */
 import { KeyObject } from 'node:crypto';
-import { type CryptoKey, decodeProtectedHeader, type JWSHeaderParameters, jwtVerify } from 'jose';
+import type { CryptoKey, JWSHeaderParameters } from 'jose';
 import type { Middleware } from 'koa';
 import koaJwt from 'koa-jwt';
 import { ServiceUnavailableError, UnauthorizedError } from '../errors.ts';
 import {
-  ACCESS_TOKEN_TYPE,
+  ACCESS_TOKEN_ALGORITHM,
   accessTokenClaimsSchema,
   accessTokenHeaderSchema,
   CLOCK_TOLERANCE_SECONDS,
@@ -21,7 +21,7 @@ import {
 import type { RevocationList } from './revocations.ts';
 
 /** Resolves the verification key for a token header (jose's `createRemoteJWKSet` or a local lookup). */
-export type KeyResolver = (header: JWSHeaderParameters) => Promise<CryptoKey | KeyObject | Uint8Array>;
+export type KeyResolver = (header: JWSHeaderParameters) => Promise<CryptoKey | KeyObject>;
 
 export interface AccessTokenOptions {
   keys: KeyResolver;
@@ -40,6 +40,12 @@ export interface AuthState {
   principal: Principal;
 }
 
+/** What koa-jwt leaves on the state: the decoded token (with `complete`), or why verification failed. */
+interface KoaJwtState {
+  accessToken?: { header: unknown; payload: unknown };
+  jwtOriginalError?: { name?: string; message?: string };
+}
+
 const BEARER = /^\s*Bearer +([A-Za-z0-9\-._~+/]+=*)\s*$/i;
 
 class TokenRejected extends Error {
@@ -47,8 +53,8 @@ class TokenRejected extends Error {
 }
 
 function describe(err: unknown): string {
-  const e = err as { name?: string; code?: string } | undefined;
-  if (e?.name === 'TokenExpiredError' || e?.code === 'ERR_JWT_EXPIRED') return 'The access token expired.';
+  const e = err as { name?: string } | undefined;
+  if (e?.name === 'TokenExpiredError') return 'The access token expired.';
   if (e?.name === 'NotBeforeError') return 'The access token is not valid yet.';
   if (err instanceof TokenRejected) return err.message;
   return 'The access token is invalid.';
@@ -57,7 +63,7 @@ function describe(err: unknown): string {
 export function requireAccessToken(options: AccessTokenOptions): Middleware<AuthState> {
   const { keys, issuer, audience, revocations, revocationsCurrent, realm } = options;
 
-  /** The checks that follow a good signature, whichever library verified it. */
+  /** The checks that follow a good signature. */
   function accept(header: unknown, payload: unknown): Principal {
     if (!accessTokenHeaderSchema.safeParse(header).success)
       throw new TokenRejected('The token is not an access token.');
@@ -71,12 +77,12 @@ export function requireAccessToken(options: AccessTokenOptions): Middleware<Auth
     return principal;
   }
 
-  // jose hands back the same CryptoKey for a key it has cached; convert each one for koa-jwt only once.
+  // jose hands back the same CryptoKey for a key it has cached; convert each one for jsonwebtoken only once.
   const converted = new WeakMap<CryptoKey, KeyObject>();
-  const es256 = koaJwt({
+  const verify = koaJwt({
     secret: async (header: JWSHeaderParameters) => {
       const key = await keys(header);
-      if (key instanceof KeyObject || key instanceof Uint8Array) return key as never;
+      if (key instanceof KeyObject) return key as never;
       let keyObject = converted.get(key);
       if (!keyObject) {
         keyObject = KeyObject.from(key);
@@ -84,30 +90,15 @@ export function requireAccessToken(options: AccessTokenOptions): Middleware<Auth
       }
       return keyObject as never;
     },
-    algorithms: ['ES256'],
+    algorithms: [ACCESS_TOKEN_ALGORITHM],
     issuer,
     audience,
     key: 'accessToken',
+    // We answer failures ourselves, as problem+json with a challenge.
     passthrough: true,
     // Passed through to jsonwebtoken.verify: return the header too, and tolerate a little clock skew.
     ...({ complete: true, clockTolerance: CLOCK_TOLERANCE_SECONDS } as object),
-    isRevoked: async (ctx, decoded) => {
-      const { header, payload } = decoded as { header: unknown; payload: unknown };
-      (ctx.state as Partial<AuthState>).principal = accept(header, payload);
-      return false;
-    },
   });
-
-  async function verifyEdDsa(token: string): Promise<Principal> {
-    const { payload, protectedHeader } = await jwtVerify(token, keys, {
-      algorithms: ['EdDSA'],
-      issuer,
-      audience,
-      typ: ACCESS_TOKEN_TYPE,
-      clockTolerance: CLOCK_TOLERANCE_SECONDS,
-    });
-    return accept(protectedHeader, payload);
-  }
 
   return async function accessTokenMiddleware(ctx, next) {
     const token = BEARER.exec(ctx.get('authorization'))?.[1];
@@ -118,23 +109,18 @@ export function requireAccessToken(options: AccessTokenOptions): Middleware<Auth
         challenge: `Bearer realm="${realm}"`,
       });
     }
-    const state = ctx.state as Partial<AuthState> & { jwtOriginalError?: unknown };
-    let failure: unknown;
-    let alg: unknown;
-    try {
-      alg = decodeProtectedHeader(token).alg;
-    } catch (err) {
-      failure = err;
-    }
-    if (failure === undefined && alg === 'EdDSA') {
-      state.principal = await verifyEdDsa(token).catch((err: unknown) => {
+    await verify(ctx, async () => {});
+    const state = ctx.state as Partial<AuthState> & KoaJwtState;
+    let failure: unknown = state.jwtOriginalError;
+    if (failure === undefined) {
+      try {
+        state.principal = accept(state.accessToken?.header, state.accessToken?.payload);
+      } catch (err) {
         failure = err;
-        return undefined;
-      });
-    } else if (failure === undefined) {
-      await es256(ctx, async () => {});
-      failure = state.jwtOriginalError;
+      }
     }
+    delete state.accessToken;
+    delete state.jwtOriginalError;
     if (failure !== undefined || state.principal === undefined) {
       const detail = describe(failure);
       throw new UnauthorizedError(detail, {

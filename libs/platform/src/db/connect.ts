@@ -3,10 +3,10 @@
  * small, and the first connection is retried with backoff because a scaled-to-zero compute takes about a
  * second to wake. Each service keeps its tables in its own PostgreSQL schema.
  */
-import { setTimeout as delay } from 'node:timers/promises';
 import type { EntitySchema, MigrationObject } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { defineConfig, MikroORM } from '@mikro-orm/postgresql';
+import pRetry from 'p-retry';
 import { Gauge, type Registry } from 'prom-client';
 import type { MigrationConfig } from '../config.ts';
 import type { Logger } from '../logger.ts';
@@ -89,34 +89,36 @@ export function ormOptions(options: DatabaseOptions) {
   });
 }
 
-export interface RetryOptions {
-  /** Give up after this long. */
-  deadlineMs?: number;
-  firstDelayMs?: number;
-  maxDelayMs?: number;
-}
-
-/** Connects, retrying with exponential backoff and jitter until the deadline. */
-export async function connectDatabase(options: DatabaseOptions, retry: RetryOptions = {}): Promise<MikroORM> {
-  const { deadlineMs = 30_000, firstDelayMs = 250, maxDelayMs = 4_000 } = retry;
+/**
+ * Connects, retrying with exponential backoff and jitter for up to `deadlineMs`: a Neon compute that scaled
+ * to zero takes a moment to wake, and a pod may start before its database is reachable.
+ */
+export async function connectDatabase(options: DatabaseOptions, { deadlineMs = 30_000 } = {}): Promise<MikroORM> {
   const orm = await MikroORM.init(ormOptions(options));
-  const giveUpAt = Date.now() + deadlineMs;
-  let wait = firstDelayMs;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await orm.connect();
-      const check = await orm.checkConnection();
-      if (check.ok) return orm;
-      throw check.error ?? new Error(check.reason);
-    } catch (err) {
-      if (Date.now() + wait > giveUpAt) {
-        await orm.close(true).catch(() => undefined);
-        throw new Error(`could not connect to PostgreSQL after ${attempt} attempts`, { cause: err });
-      }
-      options.logger.warn({ attempt, retryInMs: wait, reason: (err as Error).message }, 'database not reachable yet');
-      await delay(wait * (0.5 + Math.random() / 2));
-      wait = Math.min(wait * 2, maxDelayMs);
-    }
+  try {
+    await pRetry(
+      async () => {
+        await orm.connect();
+        const check = await orm.checkConnection();
+        if (!check.ok) throw check.error ?? new Error(check.reason);
+      },
+      {
+        retries: Number.POSITIVE_INFINITY,
+        maxRetryTime: deadlineMs,
+        minTimeout: 250,
+        maxTimeout: 4_000,
+        randomize: true,
+        onFailedAttempt: ({ error, attemptNumber, retryDelay }) =>
+          options.logger.warn(
+            { attempt: attemptNumber, retryInMs: retryDelay, reason: error.message },
+            'database not reachable yet',
+          ),
+      },
+    );
+    return orm;
+  } catch (err) {
+    await orm.close(true).catch(() => undefined);
+    throw new Error('could not connect to PostgreSQL', { cause: err });
   }
 }
 

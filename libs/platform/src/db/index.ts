@@ -1,3 +1,4 @@
+export { type Columns, columnsOf, type Fields, type StoredValues, toJson, toStored } from './columns.ts';
 export {
   connectDatabase,
   type DatabaseOptions,
@@ -6,7 +7,6 @@ export {
   databaseReady,
   type MikroORM,
   ormOptions,
-  type RetryOptions,
   registerPoolMetrics,
   type SchemaDefinition,
 } from './connect.ts';

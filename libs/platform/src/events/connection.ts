@@ -6,7 +6,6 @@
  * connection comes up whenever NATS does. A one-off command connects with a deadline (`connectBroker`).
  */
 import { readFileSync } from 'node:fs';
-import { setTimeout as delay } from 'node:timers/promises';
 import {
   type ConnectionOptions,
   connect,
@@ -14,6 +13,7 @@ import {
   type NatsConnection,
   type TlsOptions,
 } from '@nats-io/transport-node';
+import pRetry from 'p-retry';
 import { Gauge, type Registry } from 'prom-client';
 import { ConfigError } from '../config.ts';
 import type { Logger } from '../logger.ts';
@@ -159,20 +159,18 @@ export function openBroker({ settings, name, logger, registry }: BrokerOptions):
   connected.set(0);
 
   const connection = (async () => {
-    let wait = 250;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        nc = await connect(options);
-        break;
-      } catch (err) {
-        if (stopping.signal.aborted) throw err;
-        const log = attempt === 5 ? logger.error.bind(logger) : logger.warn.bind(logger);
-        log({ attempt, retryInMs: wait, nats: where, reason: (err as Error).message }, 'NATS not reachable yet');
-        await delay(wait, undefined, { signal: stopping.signal }).catch(() => undefined);
-        if (stopping.signal.aborted) throw new Error('closed before NATS was reached');
-        wait = Math.min(wait * 2, 5_000);
-      }
-    }
+    nc = await pRetry(() => connect(options), {
+      retries: Number.POSITIVE_INFINITY,
+      minTimeout: 250,
+      maxTimeout: 5_000,
+      signal: stopping.signal,
+      onFailedAttempt: ({ error, attemptNumber, retryDelay }) => {
+        // Warnings while it may be a slow start; an error once it is clearly an outage.
+        const context = { attempt: attemptNumber, retryInMs: retryDelay, nats: where, reason: error.message };
+        if (attemptNumber === 5) logger.error(context, 'NATS still not reachable; the outbox keeps the events');
+        else logger.warn(context, 'NATS not reachable yet');
+      },
+    });
     state = 'connected';
     connected.set(1);
     logger.info({ nats: where }, 'NATS connected');
@@ -226,20 +224,16 @@ export async function connectBroker({
   deadlineMs = 30_000,
 }: Omit<BrokerOptions, 'registry'> & { deadlineMs?: number }): Promise<NatsConnection> {
   const options = natsConnectionOptions(settings, { name });
-  const giveUpAt = Date.now() + deadlineMs;
-  let wait = 250;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await connect(options);
-    } catch (err) {
-      if (Date.now() + wait > giveUpAt) {
-        throw new Error(`could not connect to NATS at ${redactNatsUrl(settings.NATS_URL)} after ${attempt} attempts`, {
-          cause: err,
-        });
-      }
-      logger.warn({ attempt, retryInMs: wait, reason: (err as Error).message }, 'NATS not reachable yet');
-      await delay(wait);
-      wait = Math.min(wait * 2, 4_000);
-    }
+  try {
+    return await pRetry(() => connect(options), {
+      retries: Number.POSITIVE_INFINITY,
+      maxRetryTime: deadlineMs,
+      minTimeout: 250,
+      maxTimeout: 4_000,
+      onFailedAttempt: ({ error, attemptNumber, retryDelay }) =>
+        logger.warn({ attempt: attemptNumber, retryInMs: retryDelay, reason: error.message }, 'NATS not reachable yet'),
+    });
+  } catch (err) {
+    throw new Error(`could not connect to NATS at ${redactNatsUrl(settings.NATS_URL)}`, { cause: err });
   }
 }

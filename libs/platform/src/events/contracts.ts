@@ -8,6 +8,7 @@
  * without breaking anyone, and must never remove or change one.
  */
 import { z } from 'zod';
+import { plainText } from '../http/validate.ts';
 
 export const USER_REGISTERED = 'auth.user.registered';
 export const SESSION_REVOKED = 'auth.session.revoked';
@@ -48,13 +49,23 @@ export const userDeletedData = z.object({
 });
 export type UserDeleted = z.infer<typeof userDeletedData>;
 
-/** A todo as the todo API returns it. Personal data: whatever its owner wrote. */
+/**
+ * The todo, defined once: the fields its owner writes, with the rules a request must meet (text trimmed,
+ * no control characters, lengths in code points) and what an omitted field becomes on create. The todo
+ * service derives from it its table's columns, its request bodies and its responses; its events carry it.
+ * Adding a field here (and to the migration and the specs) is all a new field takes.
+ */
+export const todoFields = {
+  title: plainText({ min: 1, max: 500 }),
+  description: plainText({ min: 0, max: 10_000 }).nullable().default(null),
+  done: z.boolean().default(false),
+  dueAt: z.iso.datetime({ offset: true, message: 'Must be an RFC 3339 date-time.' }).nullable().default(null),
+};
+
+/** A todo as the todo API returns it and its events carry it. Personal data: whatever its owner wrote. */
 export const todoRepresentation = z.object({
   id: uuid,
-  title: z.string(),
-  description: z.string().nullable(),
-  done: z.boolean(),
-  dueAt: dateTime.nullable(),
+  ...todoFields,
   createdAt: dateTime,
   updatedAt: dateTime,
   version: z.number().int().min(1),

@@ -39,6 +39,7 @@ export {
   type TodoRepresentation,
   todoChangedData,
   todoDeletedData,
+  todoFields,
   todoRepresentation,
   USER_DELETED,
   USER_REGISTERED,
@@ -56,7 +57,7 @@ export {
   OutboxRelay,
   type OutboxRelayOptions,
 } from './outbox.ts';
-export { type EventReadinessParts, eventReadiness } from './readiness.ts';
+export { type EventReadinessParts, eventReadiness, followerReadiness } from './readiness.ts';
 export { type DurableConsumerDefinition, type EventTopology, type SetupReport, setUpEvents } from './setup.ts';
 export {
   authEventsStream,

@@ -13,34 +13,28 @@ const WAITING_AFTER_SECONDS = 10;
 
 export interface EventReadinessParts {
   broker: Broker;
-  relay?: OutboxRelay;
-  /** Followers by the name they are reported under (e.g. `revocations`). */
-  followers?: Record<string, Follower>;
+  relay: OutboxRelay;
 }
 
-export function eventReadiness({
-  broker,
-  relay,
-  followers = {},
-}: EventReadinessParts): Record<string, ReadinessDetail> {
-  const details: Record<string, ReadinessDetail> = {
+/** `nats`: the connection's state; `outbox`: `ok`, or how many events wait and for how long. */
+export function eventReadiness({ broker, relay }: EventReadinessParts): Record<string, ReadinessDetail> {
+  return {
     nats: () => (broker.state() === 'connected' ? 'ok' : broker.state()),
-  };
-  if (relay) {
-    details.outbox = async () => {
+    outbox: async () => {
       const { pending, oldestAgeSeconds } = await relay.backlog();
       return oldestAgeSeconds < WAITING_AFTER_SECONDS
         ? 'ok'
         : `${pending} events waiting to be published, the oldest for ${oldestAgeSeconds} s`;
-    };
-  }
-  for (const [name, follower] of Object.entries(followers)) {
-    details[name] = () => {
-      const { fresh, stalenessMs, lastError } = follower.health();
-      if (fresh) return 'ok';
-      const since = Number.isFinite(stalenessMs) ? `for ${Math.round(stalenessMs / 1000)} s` : 'since start';
-      return `stale: not caught up ${since}${lastError ? ` (${lastError})` : ''}`;
-    };
-  }
-  return details;
+    },
+  };
 }
+
+/** `stale: not caught up for 12 s (reason)` once a follower is behind its bound, else `ok`. */
+export const followerReadiness =
+  (follower: Follower): ReadinessDetail =>
+  () => {
+    const { fresh, stalenessMs, lastError } = follower.health();
+    if (fresh) return 'ok';
+    const since = Number.isFinite(stalenessMs) ? `for ${Math.round(stalenessMs / 1000)} s` : 'since start';
+    return `stale: not caught up ${since}${lastError ? ` (${lastError})` : ''}`;
+  };

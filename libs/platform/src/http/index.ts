@@ -1,10 +1,9 @@
 export { type ApiDocsOptions, apiDocs } from './api-docs.ts';
 export { jsonBody } from './json-body.ts';
-export { onShutdownSignal, runCommand, runService, type Stoppable } from './lifecycle.ts';
 export { createMetrics, type HttpMetrics } from './metrics.ts';
 export { createOpsApp, type OpsAppOptions, type ReadinessCheck, type ReadinessDetail } from './ops.ts';
 export { PROBLEM_CONTENT_TYPE, type ProblemBody, problemDetails, problemType, toProblem } from './problem.ts';
 export { type RequestState, requestContext } from './request-context.ts';
 export { type ServeConfig, type Served, type ServeOptions, serve } from './serve.ts';
 export { listen, type RunningServer } from './server.ts';
-export { codePointLength, parseBody, parseHeaders, parseQuery, plainText } from './validate.ts';
+export { codePointLength, mergePatchOf, parseBody, parseHeaders, parseQuery, plainText } from './validate.ts';

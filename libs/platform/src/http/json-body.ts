@@ -5,7 +5,7 @@
  */
 import { bodyParser } from '@koa/bodyparser';
 import type { Middleware } from 'koa';
-import { AppError } from '../errors.ts';
+import { UnsupportedMediaTypeError } from '../errors.ts';
 
 const JSON_TYPES = ['application/json', 'application/merge-patch+json'];
 
@@ -22,13 +22,10 @@ export function jsonBody(limit: string): Middleware {
     if (ctx.method === 'POST' || ctx.method === 'PUT' || ctx.method === 'PATCH' || ctx.method === 'DELETE') {
       const hasBody = ctx.request.length > 0 || ctx.get('transfer-encoding') !== '';
       if (hasBody && !ctx.request.is(JSON_TYPES)) {
-        throw new AppError({
-          status: 415,
-          code: 'unsupported_media_type',
-          title: 'Unsupported Media Type',
-          detail: `Send the body as ${JSON_TYPES.join(' or ')}.`,
-          headers: { 'Accept-Patch': 'application/merge-patch+json, application/json' },
-        });
+        throw new UnsupportedMediaTypeError(`Send the body as ${JSON_TYPES.join(' or ')}.`, [
+          'application/merge-patch+json',
+          'application/json',
+        ]);
       }
       if (!hasBody) {
         ctx.request.body = undefined;

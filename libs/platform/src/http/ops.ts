@@ -4,6 +4,7 @@
  */
 import Router from '@koa/router';
 import Koa from 'koa';
+import pTimeout from 'p-timeout';
 import type { Logger } from '../logger.ts';
 import type { HttpMetrics } from './metrics.ts';
 
@@ -27,19 +28,11 @@ export interface OpsAppOptions {
 const CHECK_TIMEOUT_MS = 2_000;
 
 async function runCheck(check: ReadinessCheck): Promise<string> {
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      check(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error('timed out')), CHECK_TIMEOUT_MS);
-      }),
-    ]);
+    await pTimeout(check(), { milliseconds: CHECK_TIMEOUT_MS, message: 'timed out' });
     return 'ok';
   } catch (err) {
     return err instanceof Error ? `failing: ${err.message}` : 'failing';
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -63,3 +63,19 @@ export function plainText(bounds: { min: number; max: number }) {
       .superRefine(codePointLength(bounds))
   );
 }
+
+type WithoutDefault<Z> = Z extends z.ZodDefault<infer Inner> ? Inner : Z;
+
+/**
+ * The RFC 7396 merge-patch body of an object's fields: every member optional and none defaulted (an absent
+ * member is left as it is; `null` clears a nullable one), unknown members refused.
+ */
+export function mergePatchOf<F extends Record<string, z.ZodType>>(fields: F) {
+  const optional = Object.fromEntries(
+    Object.entries(fields).map(([name, field]) => [
+      name,
+      (field instanceof z.ZodDefault ? (field.unwrap() as z.ZodType) : field).optional(),
+    ]),
+  ) as { [K in keyof F]: z.ZodOptional<WithoutDefault<F[K]>> };
+  return z.strictObject(optional);
+}

@@ -1,4 +1,4 @@
-/** Minting access tokens (RFC 9068 profile): ES256/EdDSA, `kid` and `typ: at+jwt` in the header. */
+/** Minting access tokens (RFC 9068 profile): ES256, `kid` and `typ: at+jwt` in the header. */
 import { randomUUID } from 'node:crypto';
 import { ACCESS_TOKEN_TYPE } from '@todo/platform/auth';
 import { SignJWT } from 'jose';

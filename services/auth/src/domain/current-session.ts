@@ -5,7 +5,8 @@ import type { Session } from '../entities/session.entity.ts';
 import type { User } from '../entities/user.entity.ts';
 import { SessionRepository } from '../repositories/session.repository.ts';
 import { UserRepository } from '../repositories/user.repository.ts';
-import { isLive, type SessionSettings } from './sessions.ts';
+import type { AuthDeps } from './deps.ts';
+import { isLive } from './sessions.ts';
 
 const ended = () =>
   new UnauthorizedError('The session of this access token has ended.', {
@@ -18,12 +19,12 @@ const ended = () =>
  * rather than the event-fed revocation list the other services use.
  */
 export async function currentSession(
+  deps: Pick<AuthDeps, 'sessions'>,
   em: EntityManager,
   principal: Principal,
-  settings: SessionSettings,
 ): Promise<{ session: Session; user: User }> {
   const session = await new SessionRepository(em).findById(principal.sessionId);
-  if (!session || session.userId !== principal.userId || !isLive(session, settings, new Date())) throw ended();
+  if (!session || session.userId !== principal.userId || !isLive(session, deps.sessions, new Date())) throw ended();
   const user = await new UserRepository(em).findById(principal.userId);
   if (!user) throw ended();
   return { session, user };

@@ -1,14 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Principal } from '@todo/platform/auth';
-import type { Outbox } from '@todo/platform/events';
 import { currentSession } from './current-session.ts';
-import { endSessions, type LogoutScope, type RevocationReason, type SessionSettings } from './sessions.ts';
-
-export interface LogOutDeps {
-  em: EntityManager;
-  outbox: Outbox;
-  settings: SessionSettings;
-}
+import type { AuthDeps } from './deps.ts';
+import { endSessions, type LogoutScope, type RevocationReason } from './sessions.ts';
 
 const REASONS: Record<LogoutScope, RevocationReason> = {
   local: 'logout',
@@ -17,13 +11,19 @@ const REASONS: Record<LogoutScope, RevocationReason> = {
 };
 
 /** `local` ends this session, `others` every other one, `global` all of them. */
-export async function logOut(deps: LogOutDeps, principal: Principal, scope: LogoutScope): Promise<void> {
-  await deps.em.transactional(async (em) => {
-    await currentSession(em, principal, deps.settings);
-    await endSessions(
-      { em, outbox: deps.outbox },
-      { userId: principal.userId, sessionId: principal.sessionId, scope, reason: REASONS[scope] },
-    );
+export async function logOut(
+  deps: AuthDeps,
+  em: EntityManager,
+  { principal, scope }: { principal: Principal; scope: LogoutScope },
+): Promise<void> {
+  await em.transactional(async (tx) => {
+    await currentSession(deps, tx, principal);
+    await endSessions(deps, tx, {
+      userId: principal.userId,
+      sessionId: principal.sessionId,
+      scope,
+      reason: REASONS[scope],
+    });
   });
   deps.outbox.notifyCommitted();
 }

@@ -7,25 +7,18 @@ import { randomBytes } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { newId } from '@todo/platform/db';
 import { UnauthorizedError } from '@todo/platform/errors';
-import { type Outbox, SESSION_REVOKED, type SessionRevoked } from '@todo/platform/events';
+import { SESSION_REVOKED, type SessionRevoked } from '@todo/platform/events';
 import type { Session } from '../entities/session.entity.ts';
 import { seal, unseal } from '../keys/key-encryption.ts';
 import { SessionRepository } from '../repositories/session.repository.ts';
-import type { AccessTokenIssuer, IssuedAccessToken } from './access-tokens.ts';
+import type { IssuedAccessToken } from './access-tokens.ts';
+import type { AuthDeps } from './deps.ts';
 import { isAuthentic, mintRefreshToken, parseRefreshToken } from './refresh-tokens.ts';
 
 export interface SessionSettings {
   lifetimeSeconds: number;
   idleTimeoutSeconds: number;
   reuseIntervalSeconds: number;
-}
-
-export interface SessionDeps {
-  em: EntityManager;
-  kek: Buffer;
-  tokens: AccessTokenIssuer;
-  outbox: Outbox;
-  settings: SessionSettings;
 }
 
 export interface IssuedTokens {
@@ -51,7 +44,7 @@ export function sessionEndsAt(session: Session, settings: SessionSettings): Date
 export const isLive = (session: Session, settings: SessionSettings, now: Date): boolean =>
   session.revokedAt === null && sessionEndsAt(session, settings) > now;
 
-async function issue(deps: SessionDeps, session: Session, secret: Buffer, now: Date): Promise<IssuedTokens> {
+async function issue(deps: AuthDeps, session: Session, secret: Buffer, now: Date): Promise<IssuedTokens> {
   const accessToken = await deps.tokens.issue(
     { userId: session.userId, sessionId: session.id, clientId: session.clientId },
     now,
@@ -61,15 +54,20 @@ async function issue(deps: SessionDeps, session: Session, secret: Buffer, now: D
   return {
     accessToken,
     refreshToken: mintRefreshToken(secret, session.id, session.counter),
-    refreshExpiresIn: Math.max(0, Math.floor((sessionEndsAt(session, deps.settings).getTime() - now.getTime()) / 1000)),
+    refreshExpiresIn: Math.max(0, Math.floor((sessionEndsAt(session, deps.sessions).getTime() - now.getTime()) / 1000)),
   };
 }
 
 /** Starts a session for a user who just proved who they are. Call inside a transaction. */
-export async function startSession(deps: SessionDeps, userId: string, now = new Date()): Promise<IssuedTokens> {
+export async function startSession(
+  deps: AuthDeps,
+  em: EntityManager,
+  userId: string,
+  now = new Date(),
+): Promise<IssuedTokens> {
   const id = newId();
   const secret = randomBytes(32);
-  const session = new SessionRepository(deps.em).add({
+  const session = new SessionRepository(em).add({
     id,
     userId,
     clientId: 'todo-web',
@@ -78,7 +76,7 @@ export async function startSession(deps: SessionDeps, userId: string, now = new 
     rotatedAt: now,
     lastActiveAt: now,
     createdAt: now,
-    expiresAt: new Date(now.getTime() + deps.settings.lifetimeSeconds * 1000),
+    expiresAt: new Date(now.getTime() + deps.sessions.lifetimeSeconds * 1000),
     accessExpiresAt: now,
     revokedAt: null,
     revokedReason: null,
@@ -98,12 +96,13 @@ export interface AuthenticRefreshToken {
  * rate-limit per session before `rotateSession` takes the lock.
  */
 export async function authenticateRefreshToken(
-  deps: Pick<SessionDeps, 'em' | 'kek'>,
+  deps: Pick<AuthDeps, 'kek'>,
+  em: EntityManager,
   token: string,
 ): Promise<AuthenticRefreshToken> {
   const parts = parseRefreshToken(token);
   if (!parts) throw invalidGrant();
-  const session = await new SessionRepository(deps.em).findById(parts.sessionId);
+  const session = await new SessionRepository(em).findById(parts.sessionId);
   if (!session) throw invalidGrant();
   const secret = unseal(deps.kek, Buffer.from(session.secretSealed), secretAad(session.id));
   if (!isAuthentic(secret, parts)) throw invalidGrant();
@@ -120,20 +119,21 @@ export type RefreshOutcome =
  * first and then refuses.
  */
 export async function rotateSession(
-  deps: SessionDeps,
+  deps: AuthDeps,
+  em: EntityManager,
   { sessionId, counter, secret }: AuthenticRefreshToken,
   now = new Date(),
 ): Promise<RefreshOutcome> {
-  const session = await new SessionRepository(deps.em).lockById(sessionId);
-  if (!session || !isLive(session, deps.settings, now)) {
+  const session = await new SessionRepository(em).lockById(sessionId);
+  if (!session || !isLive(session, deps.sessions, now)) {
     return { kind: 'rejected', detail: 'The session has ended. Log in again.' };
   }
-  const withinReuseInterval = now.getTime() - session.rotatedAt.getTime() <= deps.settings.reuseIntervalSeconds * 1000;
+  const withinReuseInterval = now.getTime() - session.rotatedAt.getTime() <= deps.sessions.reuseIntervalSeconds * 1000;
   if (counter === session.counter) {
     session.counter += 1;
     session.rotatedAt = now;
   } else if (!(counter === session.counter - 1 && withinReuseInterval)) {
-    revoke(deps, session, 'refresh_token_reuse', now);
+    revoke(deps, em, session, 'refresh_token_reuse', now);
     return { kind: 'rejected', detail: 'This refresh token was already used. The session has been ended for safety.' };
   }
   // Either a fresh rotation, or the just-spent predecessor within the interval: hand out the current successor.
@@ -142,8 +142,9 @@ export async function rotateSession(
 }
 
 /** Ends a session and records the event that makes its access tokens stop working everywhere. */
-export function revoke(
-  deps: Pick<SessionDeps, 'em' | 'outbox'>,
+function revoke(
+  deps: Pick<AuthDeps, 'outbox'>,
+  em: EntityManager,
   session: Session,
   reason: RevocationReason,
   now: Date,
@@ -151,7 +152,7 @@ export function revoke(
   if (session.revokedAt !== null) return;
   session.revokedAt = now;
   session.revokedReason = reason;
-  deps.outbox.enqueue(deps.em, SESSION_REVOKED, {
+  deps.outbox.enqueue(em, SESSION_REVOKED, {
     sessionId: session.id,
     userId: session.userId,
     reason,
@@ -163,7 +164,8 @@ export type LogoutScope = 'local' | 'others' | 'global';
 
 /** Ends the caller's session, every other one, or all of them. Call inside a transaction. */
 export async function endSessions(
-  deps: Pick<SessionDeps, 'em' | 'outbox'>,
+  deps: Pick<AuthDeps, 'outbox'>,
+  em: EntityManager,
   {
     userId,
     sessionId,
@@ -172,11 +174,11 @@ export async function endSessions(
   }: { userId: string; sessionId: string; scope: LogoutScope; reason: RevocationReason },
   now = new Date(),
 ): Promise<number> {
-  const sessions = await new SessionRepository(deps.em).liveOfUser(userId);
+  const sessions = await new SessionRepository(em).liveOfUser(userId);
   const doomed = sessions.filter((s) =>
     scope === 'local' ? s.id === sessionId : scope === 'others' ? s.id !== sessionId : true,
   );
-  for (const session of doomed) revoke(deps, session, reason, now);
+  for (const session of doomed) revoke(deps, em, session, reason, now);
   return doomed.length;
 }
 
@@ -184,9 +186,13 @@ export async function endSessions(
 const ENDED_SESSION_RETENTION_DAYS = 30;
 
 /** Deletes sessions that ended more than the retention period ago. Safe from every replica at once. */
-export function sweepEndedSessions(em: EntityManager, settings: SessionSettings, now = new Date()): Promise<number> {
+export function sweepEndedSessions(
+  deps: Pick<AuthDeps, 'sessions'>,
+  em: EntityManager,
+  now = new Date(),
+): Promise<number> {
   const retention = ENDED_SESSION_RETENTION_DAYS * 86_400_000;
   const endedBefore = new Date(now.getTime() - retention);
-  const idleBefore = new Date(endedBefore.getTime() - settings.idleTimeoutSeconds * 1000);
+  const idleBefore = new Date(endedBefore.getTime() - deps.sessions.idleTimeoutSeconds * 1000);
   return new SessionRepository(em).deleteEnded(endedBefore, idleBefore);
 }

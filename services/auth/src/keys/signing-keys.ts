@@ -8,14 +8,13 @@
  */
 import { createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import type { AccessTokenAlgorithm, KeyResolver } from '@todo/platform/auth';
+import { ACCESS_TOKEN_ALGORITHM, type KeyResolver } from '@todo/platform/auth';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { type SigningKey, SigningKeySchema } from '../entities/signing-key.entity.ts';
 import { seal, unseal } from './key-encryption.ts';
 
 export interface SigningKeysOptions {
   kek: Buffer;
-  algorithm: AccessTokenAlgorithm;
   /** A new key is published this long before it signs. At least the JWKS max-age plus the reload interval. */
   activationDelaySeconds: number;
   /** Lifetime of the longest-lived token a key signs; a retired key stays published this long. */
@@ -24,7 +23,7 @@ export interface SigningKeysOptions {
 
 export interface ActiveKey {
   kid: string;
-  alg: AccessTokenAlgorithm;
+  alg: typeof ACCESS_TOKEN_ALGORITHM;
   privateKey: KeyObject;
 }
 
@@ -48,7 +47,10 @@ export class SigningKeys {
 
   /** Reads the key set; called at start-up and then periodically so that rotations reach every replica. */
   async reload(): Promise<void> {
-    const rows = await this.#orm.em.fork().find(SigningKeySchema, {}, { orderBy: { activatesAt: 'asc' } });
+    // Keys of another algorithm (EdDSA, which earlier versions could create) are neither published nor used.
+    const rows = await this.#orm.em
+      .fork()
+      .find(SigningKeySchema, { alg: ACCESS_TOKEN_ALGORITHM }, { orderBy: { activatesAt: 'asc' } });
     const previous = new Map(this.#keys.map((k) => [k.row.kid, k]));
     this.#keys = rows.map((row) => ({ row, privateKey: previous.get(row.kid)?.privateKey }));
   }
@@ -57,7 +59,7 @@ export class SigningKeys {
   async ensureKey(): Promise<void> {
     await this.#orm.em.fork().transactional(async (em) => {
       await lock(em);
-      if ((await em.count(SigningKeySchema, {})) === 0) await this.#insert(em, new Date());
+      if ((await em.count(SigningKeySchema, { alg: ACCESS_TOKEN_ALGORITHM })) === 0) await this.#insert(em, new Date());
     });
     await this.reload();
     // Fail at start-up, not at the first login, when AUTH_KEK is not the key the set was sealed with.
@@ -91,7 +93,7 @@ export class SigningKeys {
     if (!current) throw new Error('no active signing key: run the auth service once or `npm run keys:rotate`');
     const key = current.key;
     key.privateKey ??= this.#open(key.row);
-    return { kid: key.row.kid, alg: key.row.alg as AccessTokenAlgorithm, privateKey: key.privateKey };
+    return { kid: key.row.kid, alg: ACCESS_TOKEN_ALGORITHM, privateKey: key.privateKey };
   }
 
   #open(row: SigningKey): KeyObject {
@@ -143,11 +145,8 @@ export class SigningKeys {
   }
 
   async #insert(em: EntityManager, activatesAt: Date): Promise<SigningKey> {
-    const alg = this.#options.algorithm;
-    const { publicKey, privateKey } = await generateKeyPair(alg, {
-      extractable: true,
-      crv: alg === 'EdDSA' ? 'Ed25519' : undefined,
-    });
+    const alg = ACCESS_TOKEN_ALGORITHM;
+    const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
     const publicJwk = await exportJWK(publicKey);
     const kid = await calculateJwkThumbprint(publicJwk);
     const privateJwk = Buffer.from(JSON.stringify(await exportJWK(privateKey)), 'utf8');
@@ -165,3 +164,14 @@ export class SigningKeys {
 }
 
 const lock = (em: EntityManager) => em.execute(`select pg_advisory_xact_lock(hashtext('auth:signing-keys'))`);
+
+/** The key set as every replica and the rotation command build it. */
+export const signingKeysFor = (
+  orm: MikroORM,
+  config: { AUTH_KEK: Buffer; SIGNING_KEY_ACTIVATION_DELAY_SECONDS: number; ACCESS_TOKEN_TTL_SECONDS: number },
+) =>
+  new SigningKeys(orm, {
+    kek: config.AUTH_KEK,
+    activationDelaySeconds: config.SIGNING_KEY_ACTIVATION_DELAY_SECONDS,
+    tokenLifetimeSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
+  });

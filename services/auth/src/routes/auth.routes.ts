@@ -3,7 +3,7 @@ import type { AuthState } from '@todo/platform/auth';
 import { parseBody, parseQuery, plainText } from '@todo/platform/http';
 import type { Middleware } from 'koa';
 import { z } from 'zod';
-import type { AuthAppDeps, AuthContextState } from '../app.ts';
+import type { AuthAppDeps, AuthContextState } from '../context.ts';
 import { logIn } from '../domain/log-in.ts';
 import { logOut } from '../domain/log-out.ts';
 import { refresh } from '../domain/refresh.ts';
@@ -37,8 +37,7 @@ export function authRoutes(deps: AuthAppDeps, bearer: Middleware<AuthState>): Ro
 
   router.post('/register', async (ctx) => {
     const input = parseBody(registerBody, ctx.request.body);
-    await deps.guard.register(ctx.ip);
-    const user = await registerUser({ em: ctx.state.em, hasher: deps.hasher, outbox: deps.outbox }, input);
+    const user = await registerUser(deps.auth, ctx.state.em, { ...input, ip: ctx.ip });
     ctx.status = 201;
     ctx.set('Location', '/auth/me');
     ctx.body = user;
@@ -46,31 +45,21 @@ export function authRoutes(deps: AuthAppDeps, bearer: Middleware<AuthState>): Ro
 
   router.post('/login', async (ctx) => {
     const input = parseBody(loginBody, ctx.request.body);
-    const { tokens, user } = await logIn(
-      { em: ctx.state.em, hasher: deps.hasher, guard: deps.guard, sessions: deps.sessions },
-      { ...input, ip: ctx.ip },
-    );
+    const { tokens, user } = await logIn(deps.auth, ctx.state.em, { ...input, ip: ctx.ip });
     ctx.set('Cache-Control', 'no-store');
     ctx.body = tokenResponse(tokens, user);
   });
 
   router.post('/refresh', async (ctx) => {
     const input = parseBody(refreshBody, ctx.request.body);
-    const { tokens, user } = await refresh(
-      { ...deps.sessions, em: ctx.state.em, guard: deps.guard },
-      input.refresh_token,
-    );
+    const { tokens, user } = await refresh(deps.auth, ctx.state.em, { refreshToken: input.refresh_token });
     ctx.set('Cache-Control', 'no-store');
     ctx.body = tokenResponse(tokens, user);
   });
 
   router.post('/logout', bearer, async (ctx) => {
     const { scope } = parseQuery(logoutQuery, ctx.query);
-    await logOut(
-      { em: ctx.state.em, outbox: deps.outbox, settings: deps.sessions.settings },
-      ctx.state.principal,
-      scope,
-    );
+    await logOut(deps.auth, ctx.state.em, { principal: ctx.state.principal, scope });
     ctx.status = 204;
   });
 

@@ -3,7 +3,7 @@ import type { AuthState } from '@todo/platform/auth';
 import { parseBody } from '@todo/platform/http';
 import type { Middleware } from 'koa';
 import { z } from 'zod';
-import type { AuthAppDeps, AuthContextState } from '../app.ts';
+import type { AuthAppDeps, AuthContextState } from '../context.ts';
 import { changePassword, deleteAccount, getMe } from '../domain/manage-account.ts';
 import { newPassword } from './fields.ts';
 
@@ -14,27 +14,20 @@ const deleteBody = z.strictObject({ password: z.string().min(1).max(1024) });
 export function meRoutes(deps: AuthAppDeps, bearer: Middleware<AuthState>): Router<AuthContextState> {
   const router = new Router<AuthContextState>({ prefix: '/auth/me' });
   router.use(bearer);
-  const account = (em: AuthContextState['em']) => ({
-    em,
-    hasher: deps.hasher,
-    guard: deps.guard,
-    outbox: deps.outbox,
-    settings: deps.sessions.settings,
-  });
 
   router.get('/', async (ctx) => {
-    ctx.body = await getMe(account(ctx.state.em), ctx.state.principal);
+    ctx.body = await getMe(deps.auth, ctx.state.em, { principal: ctx.state.principal });
   });
 
   router.put('/password', async (ctx) => {
     const input = parseBody(passwordChangeBody, ctx.request.body);
-    await changePassword(account(ctx.state.em), ctx.state.principal, input);
+    await changePassword(deps.auth, ctx.state.em, { ...input, principal: ctx.state.principal });
     ctx.status = 204;
   });
 
   router.delete('/', async (ctx) => {
     const input = parseBody(deleteBody, ctx.request.body);
-    await deleteAccount(account(ctx.state.em), ctx.state.principal, input);
+    await deleteAccount(deps.auth, ctx.state.em, { ...input, principal: ctx.state.principal });
     ctx.status = 204;
   });
 

@@ -1,5 +1,6 @@
 import Router from '@koa/router';
-import type { AuthAppDeps, AuthContextState } from '../app.ts';
+import { ACCESS_TOKEN_ALGORITHM } from '@todo/platform/auth';
+import type { AuthAppDeps, AuthContextState } from '../context.ts';
 
 /** Discovery for verifiers and gateways: the public keys and where everything is. */
 export function wellKnownRoutes(deps: AuthAppDeps): Router<AuthContextState> {
@@ -22,8 +23,8 @@ export function wellKnownRoutes(deps: AuthAppDeps): Router<AuthContextState> {
       token_endpoint_auth_methods_supported: ['none'],
       response_types_supported: ['token'],
       subject_types_supported: ['public'],
-      id_token_signing_alg_values_supported: [config.JWT_ALGORITHM],
-      token_endpoint_auth_signing_alg_values_supported: [config.JWT_ALGORITHM],
+      id_token_signing_alg_values_supported: [ACCESS_TOKEN_ALGORITHM],
+      token_endpoint_auth_signing_alg_values_supported: [ACCESS_TOKEN_ALGORITHM],
     };
   });
 

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig, migrationConfigSchema } from '@todo/platform/config';
 import { migrateDatabase } from '@todo/platform/db';
 import { createLogger } from '@todo/platform/logger';
+import { databaseOptions } from '@todo/platform/service';
 import {
   cloneDatabase,
   type HttpClient,
@@ -20,8 +21,9 @@ import {
 import pg from 'pg';
 import { inject } from 'vitest';
 import { type AuthConfig, authConfigSchema } from '../../src/config.ts';
+import { authService } from '../../src/definition.ts';
 import { eventTopology } from '../../src/events/topology.ts';
-import { databaseOptions, type RunningAuthService, startAuthService } from '../../src/service.ts';
+import { type RunningAuthService, startAuthService } from '../../src/service.ts';
 
 /** Every response a test receives from the auth API is checked against this document. */
 export const AUTH_SPEC = fileURLToPath(new URL('../../../../specs/api/auth.openapi.yaml', import.meta.url));
@@ -31,7 +33,7 @@ export const testLogger = (service: string) =>
 
 export async function migrateAuthSchema(url: string): Promise<void> {
   const config = loadConfig(migrationConfigSchema, { DATABASE_URL: url });
-  await migrateDatabase(databaseOptions(config, testLogger('auth-migrate')));
+  await migrateDatabase(databaseOptions(authService, config, testLogger('auth-migrate')));
 }
 
 export interface TestUser {

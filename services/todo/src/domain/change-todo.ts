@@ -1,12 +1,17 @@
-/** Updating and deleting a todo, with optimistic concurrency through If-Match. */
+/** Updating and deleting a todo, with optimistic concurrency through If-Match; forgetting a deleted owner's todos. */
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { toStored } from '@todo/platform/db';
 import { PreconditionFailedError } from '@todo/platform/errors';
-import { TODO_DELETED, TODO_UPDATED } from '@todo/platform/events';
-import { type TodoChanges, TodoRepository } from '../repositories/todo.repository.ts';
+import { TODO_DELETED, TODO_UPDATED, todoFields } from '@todo/platform/events';
+import type { z } from 'zod';
+import { TodoRepository } from '../repositories/todo.repository.ts';
 import type { TodoDeps } from './deps.ts';
 import { matches, type Precondition } from './etags.ts';
 import { todoNotFound } from './get-todo.ts';
 import { type TodoView, toTodoView } from './todo-view.ts';
+
+/** An RFC 7396 merge patch of a todo's own fields, as the patch body parses it: absent members stay as they are. */
+export type TodoPatch = Partial<z.output<z.ZodObject<typeof todoFields>>>;
 
 const stale = () =>
   new PreconditionFailedError('The todo has changed since that version was read. Fetch it again and retry.');
@@ -20,17 +25,15 @@ async function explainMiss(repo: TodoRepository, ownerId: string, id: string): P
 }
 
 /**
- * Applies an RFC 7396 merge patch. Every PATCH with a field advances the version by exactly one, even under
- * concurrency; an empty patch changes nothing and returns the todo as it is.
+ * Applies a merge patch. Every PATCH with a member advances the version by exactly one, even under
+ * concurrency, and records `todo.updated`; an empty patch changes nothing and returns the todo as it is.
  */
 export async function updateTodo(
   deps: TodoDeps,
   em: EntityManager,
-  ownerId: string,
-  id: string,
-  changes: TodoChanges,
-  precondition?: Precondition,
+  { ownerId, id, patch, precondition }: { ownerId: string; id: string; patch: TodoPatch; precondition?: Precondition },
 ): Promise<TodoView> {
+  const changes = toStored(todoFields, patch);
   const changing = Object.keys(changes).length > 0;
   const view = await em.transactional(async (tx) => {
     const repo = new TodoRepository(tx);
@@ -49,18 +52,16 @@ export async function updateTodo(
   return view;
 }
 
+/** Deletes a todo and records `todo.deleted`, whose version is one above the one the todo had. */
 export async function deleteTodo(
   deps: TodoDeps,
   em: EntityManager,
-  ownerId: string,
-  id: string,
-  precondition?: Precondition,
+  { ownerId, id, precondition }: { ownerId: string; id: string; precondition?: Precondition },
 ): Promise<void> {
   await em.transactional(async (tx) => {
     const repo = new TodoRepository(tx);
     const version = await repo.delete(ownerId, id, versionsOf(precondition));
     if (version === undefined) return explainMiss(repo, ownerId, id);
-    // The deletion is the todo's last change, one version above the one it had.
     deps.outbox.enqueue(tx, TODO_DELETED, { ownerId, todoId: id, version: version + 1, reason: 'deleted' });
   });
   deps.outbox.notifyCommitted();
@@ -70,7 +71,11 @@ export async function deleteTodo(
  * Deletes every todo of an owner whose account was deleted, recording `todo.deleted` for each. Idempotent:
  * a second run finds nothing, deletes nothing and records nothing. Returns how many went.
  */
-export async function forgetOwner(deps: Pick<TodoDeps, 'outbox'>, em: EntityManager, ownerId: string): Promise<number> {
+export async function forgetOwner(
+  deps: TodoDeps,
+  em: EntityManager,
+  { ownerId }: { ownerId: string },
+): Promise<number> {
   const gone = await em.transactional(async (tx) => {
     const rows = await new TodoRepository(tx).deleteAllOf(ownerId);
     for (const { id, version } of rows) {

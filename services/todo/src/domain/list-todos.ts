@@ -13,6 +13,7 @@ import {
   type SortOrder,
   TodoRepository,
 } from '../repositories/todo.repository.ts';
+import type { TodoDeps } from './deps.ts';
 import { type TodoView, toTodoView } from './todo-view.ts';
 
 export interface ListRequest extends ListFilter {
@@ -68,7 +69,11 @@ const encodeCursor = (position: KeysetPosition, request: ListRequest): string =>
     'base64url',
   );
 
-export async function listTodos(em: EntityManager, ownerId: string, request: ListRequest): Promise<TodoPage> {
+export async function listTodos(
+  _deps: TodoDeps,
+  em: EntityManager,
+  { ownerId, ...request }: ListRequest & { ownerId: string },
+): Promise<TodoPage> {
   const after = request.cursor ? decodeCursor(request.cursor, request) : undefined;
   const rows = await new TodoRepository(em).list(ownerId, { ...request, limit: request.limit + 1, after });
   const page = rows.slice(0, request.limit);

@@ -1,4 +1,5 @@
-import type { TodoRepresentation } from '@todo/platform/events';
+import { toJson } from '@todo/platform/db';
+import { type TodoRepresentation, todoFields } from '@todo/platform/events';
 import type { Todo } from '../entities/todo.entity.ts';
 
 /**
@@ -9,10 +10,7 @@ export type TodoView = TodoRepresentation;
 
 export const toTodoView = (todo: Todo): TodoView => ({
   id: todo.id,
-  title: todo.title,
-  description: todo.description ?? null,
-  done: todo.done,
-  dueAt: todo.dueAt ? todo.dueAt.toISOString() : null,
+  ...toJson(todoFields, todo),
   createdAt: todo.createdAt.toISOString(),
   updatedAt: todo.updatedAt.toISOString(),
   version: todo.version,

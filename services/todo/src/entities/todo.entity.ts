@@ -1,9 +1,14 @@
 import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
+import { columnsOf } from '@todo/platform/db';
+import { todoFields } from '@todo/platform/events';
 
 /**
- * A todo belongs to exactly one owner (the `sub` of the access token that created it). The `owner` filter
- * is on by default and needs the owner as its argument: a find, count, update or delete that does not name
- * one throws instead of reaching every user's rows.
+ * A todo belongs to exactly one owner (the `sub` of the access token that created it). Its own fields are
+ * the columns of the one definition of a todo (`todoFields`); the rest is identity and bookkeeping.
+ *
+ * The `owner` filter is on by default and needs the owner as its argument: an EntityManager find, count,
+ * update or delete that does not name one throws instead of reaching every user's rows. Query-builder and
+ * raw queries do not pass through filters; the repository names the owner in each of their WHERE clauses.
  */
 export const TodoSchema = defineEntity({
   name: 'Todo',
@@ -22,10 +27,7 @@ export const TodoSchema = defineEntity({
   properties: {
     id: p.uuid().primary(),
     ownerId: p.uuid(),
-    title: p.text(),
-    description: p.text().nullable(),
-    done: p.boolean(),
-    dueAt: p.datetime().nullable(),
+    ...columnsOf(todoFields),
     createdAt: p.datetime(),
     updatedAt: p.datetime(),
     version: p.integer(),

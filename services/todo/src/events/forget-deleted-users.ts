@@ -30,7 +30,7 @@ export const forgetDeletedUsersConsumer = (namespace: string): DurableConsumerDe
 export interface ForgetDeletedUsersOptions {
   broker: Broker;
   orm: MikroORM;
-  deps: Pick<TodoDeps, 'outbox'>;
+  deps: TodoDeps;
   namespace: string;
   service: string;
   logger: Logger;
@@ -56,7 +56,7 @@ export function forgetDeletedUsers({
     logger,
     registry,
     async handle(event) {
-      const removed = await forgetOwner(deps, orm.em.fork(), event.data.userId);
+      const removed = await forgetOwner(deps, orm.em.fork(), { ownerId: event.data.userId });
       logger.info({ userId: event.data.userId, removed, eventId: event.id }, 'deleted the todos of a deleted user');
     },
   });

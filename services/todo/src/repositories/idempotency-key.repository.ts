@@ -17,21 +17,37 @@ export class IdempotencyKeyRepository {
   }
 
   /**
-   * Claims the key for this request, or takes over one that expired. Returns false when the key is held by
-   * an earlier request; a concurrent, uncommitted claim of the same key makes this wait (up to lock_timeout).
+   * Claims the key for this request, or takes over one that expired: `claimed`. `taken` when an earlier
+   * request holds it; `busy` when that request is still running (its claim is not committed) after
+   * `waitMs`. Call inside a transaction: the claim commits with it.
    */
-  async claim(ownerId: string, key: string, requestHash: string): Promise<boolean> {
-    const rows = await this.#em.execute(
-      `insert into todo.idempotency_keys (owner_id, key, request_hash, created_at, expires_at)
-       values (?, ?, ?, now(), now() + interval '${KEY_LIFETIME}')
-       on conflict (owner_id, key) do update
-         set request_hash = excluded.request_hash, response = null,
-             created_at = excluded.created_at, expires_at = excluded.expires_at
-         where todo.idempotency_keys.expires_at <= excluded.created_at
-       returning key`,
-      [ownerId, key, requestHash],
-    );
-    return rows.length > 0;
+  async claim(
+    ownerId: string,
+    key: string,
+    requestHash: string,
+    waitMs: number,
+  ): Promise<'claimed' | 'taken' | 'busy'> {
+    try {
+      // A savepoint, so that a lock timeout leaves the caller's transaction usable.
+      const rows = await this.#em.transactional(async (savepoint) => {
+        await savepoint.execute(`set local lock_timeout = ${Math.max(1, Math.floor(waitMs))}`);
+        return savepoint.execute(
+          `insert into todo.idempotency_keys (owner_id, key, request_hash, created_at, expires_at)
+           values (?, ?, ?, now(), now() + interval '${KEY_LIFETIME}')
+           on conflict (owner_id, key) do update
+             set request_hash = excluded.request_hash, response = null,
+                 created_at = excluded.created_at, expires_at = excluded.expires_at
+             where todo.idempotency_keys.expires_at <= excluded.created_at
+           returning key`,
+          [ownerId, key, requestHash],
+        );
+      });
+      return rows.length > 0 ? 'claimed' : 'taken';
+    } catch (err) {
+      // 55P03 lock_not_available: the request holding the key did not finish within the wait.
+      if ((err as { code?: string }).code === '55P03') return 'busy';
+      throw err;
+    }
   }
 
   async read<T>(ownerId: string, key: string): Promise<StoredRequest<T> | undefined> {
@@ -48,11 +64,6 @@ export class IdempotencyKeyRepository {
       ownerId,
       key,
     ]);
-  }
-
-  /** Bounds how long `claim` waits for a concurrent holder of the same key, for this transaction. */
-  async waitAtMost(ms: number): Promise<void> {
-    await this.#em.execute(`set local lock_timeout = ${Math.max(1, Math.floor(ms))}`);
   }
 
   /** Maintenance across owners: forgets keys past their lifetime. */

@@ -5,6 +5,8 @@
  */
 import { raw, sql } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { StoredValues } from '@todo/platform/db';
+import type { todoFields } from '@todo/platform/events';
 import { ownedBy, type Todo, TodoSchema } from '../entities/todo.entity.ts';
 
 export type SortOrder = '-createdAt' | 'createdAt' | 'dueAt' | '-dueAt';
@@ -42,12 +44,8 @@ const ORDERS: Record<SortOrder, { expression: string; direction: 'asc' | 'desc' 
 
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
-export interface TodoChanges {
-  title?: string;
-  description?: string | null;
-  done?: boolean;
-  dueAt?: Date | null;
-}
+/** What a PATCH may change: any of the todo's own fields. */
+export type TodoChanges = Partial<StoredValues<typeof todoFields>>;
 
 export class TodoRepository {
   readonly #em: EntityManager;
@@ -72,7 +70,10 @@ export class TodoRepository {
     return rows.map((row) => ({ todo: this.#em.map(TodoSchema, row) as Todo, key: row.sort_key }));
   }
 
-  /** The list query itself, unexecuted: `list` runs it, and the query-plan test explains it. */
+  /**
+   * The list query itself, unexecuted: `list` runs it, and the query-plan test explains it. A query builder
+   * does not pass through the entity's `owner` filter: the owner is in its WHERE clause, here.
+   */
   listQuery(ownerId: string, query: ListQuery) {
     const order = ORDERS[query.sort];
     const qb = this.#em

@@ -1,9 +1,10 @@
 import Router from '@koa/router';
 import { ValidationError } from '@todo/platform/errors';
-import { parseBody, parseQuery, plainText } from '@todo/platform/http';
+import { todoFields } from '@todo/platform/events';
+import { mergePatchOf, parseBody, parseQuery, plainText } from '@todo/platform/http';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import type { TodoAppDeps, TodoContextState } from '../app.ts';
+import type { TodoAppDeps, TodoContextState } from '../context.ts';
 import { deleteTodo, updateTodo } from '../domain/change-todo.ts';
 import { createTodo } from '../domain/create-todo.ts';
 import { etagOf, matches, parsePrecondition } from '../domain/etags.ts';
@@ -12,26 +13,13 @@ import { listTodos } from '../domain/list-todos.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-const title = plainText({ min: 1, max: 500 });
-const description = plainText({ min: 0, max: 10_000 });
 const dateTime = z.iso
   .datetime({ offset: true, message: 'Must be an RFC 3339 date-time.' })
   .transform((s) => new Date(s));
 
-const createBody = z.strictObject({
-  title,
-  description: description.nullable().optional(),
-  done: z.boolean().optional(),
-  dueAt: dateTime.nullable().optional(),
-});
-
-/** RFC 7396: an absent member is left alone, `null` clears a nullable one. */
-const patchBody = z.strictObject({
-  title: title.optional(),
-  description: description.nullable().optional(),
-  done: z.boolean().optional(),
-  dueAt: dateTime.nullable().optional(),
-});
+/** Both bodies come from the one definition of a todo's fields; omitted members take their defaults on create. */
+const createBody = z.strictObject(todoFields);
+const patchBody = mergePatchOf(todoFields);
 
 const listQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
@@ -79,13 +67,11 @@ export function todoRoutes(deps: TodoAppDeps): Router<TodoContextState> {
   router.post('/', async (ctx) => {
     const input = parseBody(createBody, ctx.request.body);
     const key = idempotencyKey(ctx);
-    const { todo, replayed } = await createTodo(
-      deps.todos,
-      ctx.state.em,
-      ctx.state.principal.userId,
-      input,
-      key ? { key, body: ctx.request.body } : undefined,
-    );
+    const { todo, replayed } = await createTodo(deps.todos, ctx.state.em, {
+      ownerId: ctx.state.principal.userId,
+      todo: input,
+      ...(key ? { idempotency: { key, body: ctx.request.body } } : {}),
+    });
     ctx.status = 201;
     ctx.set('Location', `/todos/${todo.id}`);
     ctx.set('ETag', etagOf(todo.version));
@@ -95,11 +81,14 @@ export function todoRoutes(deps: TodoAppDeps): Router<TodoContextState> {
 
   router.get('/', async (ctx) => {
     const query = parseQuery(listQuery, ctx.query);
-    ctx.body = await listTodos(ctx.state.em, ctx.state.principal.userId, query);
+    ctx.body = await listTodos(deps.todos, ctx.state.em, { ...query, ownerId: ctx.state.principal.userId });
   });
 
   router.get('/:id', async (ctx) => {
-    const todo = await getTodo(ctx.state.em, ctx.state.principal.userId, todoId(ctx.params.id));
+    const todo = await getTodo(deps.todos, ctx.state.em, {
+      ownerId: ctx.state.principal.userId,
+      id: todoId(ctx.params.id),
+    });
     ctx.set('ETag', etagOf(todo.version));
     const ifNoneMatch = parsePrecondition(ctx.get('if-none-match'), 'weak');
     if (ifNoneMatch && matches(ifNoneMatch, todo.version)) {
@@ -111,28 +100,24 @@ export function todoRoutes(deps: TodoAppDeps): Router<TodoContextState> {
 
   router.patch('/:id', async (ctx) => {
     const id = todoId(ctx.params.id);
-    const changes = parseBody(patchBody, ctx.request.body);
-    const todo = await updateTodo(
-      deps.todos,
-      ctx.state.em,
-      ctx.state.principal.userId,
+    const patch = parseBody(patchBody, ctx.request.body);
+    const todo = await updateTodo(deps.todos, ctx.state.em, {
+      ownerId: ctx.state.principal.userId,
       id,
-      changes,
-      parsePrecondition(ctx.get('if-match'), 'strong'),
-    );
+      patch,
+      precondition: parsePrecondition(ctx.get('if-match'), 'strong'),
+    });
     ctx.set('ETag', etagOf(todo.version));
     ctx.body = todo;
   });
 
   router.delete('/:id', async (ctx) => {
     const id = todoId(ctx.params.id);
-    await deleteTodo(
-      deps.todos,
-      ctx.state.em,
-      ctx.state.principal.userId,
+    await deleteTodo(deps.todos, ctx.state.em, {
+      ownerId: ctx.state.principal.userId,
       id,
-      parsePrecondition(ctx.get('if-match'), 'strong'),
-    );
+      precondition: parsePrecondition(ctx.get('if-match'), 'strong'),
+    });
     ctx.status = 204;
   });
 

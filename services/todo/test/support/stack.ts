@@ -5,6 +5,7 @@
 import { type AuthHarness, startAuth, type TestNats, testLogger } from '@todo/auth-service/testing';
 import { loadConfig, migrationConfigSchema } from '@todo/platform/config';
 import { connectDatabase, type MikroORM, migrateDatabase } from '@todo/platform/db';
+import { databaseOptions } from '@todo/platform/service';
 import {
   cloneDatabase,
   type HttpClient,
@@ -17,22 +18,23 @@ import {
 } from '@todo/testkit';
 import { inject } from 'vitest';
 import { type TodoConfig, todoConfigSchema } from '../../src/config.ts';
+import { todoService } from '../../src/definition.ts';
 import { eventTopology } from '../../src/events/topology.ts';
-import { API_SPEC, databaseOptions, type RunningTodoService, startTodoService } from '../../src/service.ts';
+import { type RunningTodoService, startTodoService } from '../../src/service.ts';
 
 /** Every response a test receives from the todo API is checked against its OpenAPI document. */
-const todoApi = (url: string) => httpClient(url, { contract: openApiContract(API_SPEC) });
+const todoApi = (url: string) => httpClient(url, { contract: openApiContract(todoService.docs.api) });
 
 export async function migrateTodoSchema(url: string): Promise<void> {
   const config = loadConfig(migrationConfigSchema, { DATABASE_URL: url });
-  await migrateDatabase(databaseOptions(config, testLogger('todo-migrate')));
+  await migrateDatabase(databaseOptions(todoService, config, testLogger('todo-migrate')));
 }
 
 /** A migrated database of this file's own with the todo service's ORM on it, for tests below the HTTP API. */
 export async function openTodoDatabase(): Promise<{ orm: MikroORM; database: TestDatabase; close(): Promise<void> }> {
   const database = await cloneDatabase(inject('databaseServerUrl'), inject('databaseTemplate'));
   const config = loadConfig(migrationConfigSchema, { DATABASE_URL: database.url });
-  const orm = await connectDatabase(databaseOptions(config, testLogger('todo-db')));
+  const orm = await connectDatabase(databaseOptions(todoService, config, testLogger('todo-db')));
   return {
     orm,
     database,

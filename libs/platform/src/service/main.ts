@@ -1,0 +1,117 @@
+/**
+ * The process entry points, one line each in a service: `runService` (the long-running server), `runSetup`
+ * (the deployment's setup step: migrations, then streams and durable consumers) and `runCommand` (any
+ * one-off command). Configuration is parsed first and a bad value stops the process with one line. SIGTERM
+ * and SIGINT are handled from the first moment: during start-up or a command they end the process at once
+ * (nothing to drain yet); once a service runs, the first one stops it gracefully and a second one exits.
+ */
+import type { z } from 'zod';
+import { describeError, loadConfig, migrationConfigSchema } from '../config.ts';
+import { migrateDatabase } from '../db/migrate.ts';
+import { connectBroker } from '../events/connection.ts';
+import { setUpEvents } from '../events/setup.ts';
+import { createLogger, type Logger } from '../logger.ts';
+import type { ServiceBuilder, ServiceConfig, ServiceDefinition } from './definition.ts';
+import { databaseOptions, type RunningService, startService } from './start-service.ts';
+
+type Handler = (signal: NodeJS.Signals) => void;
+let current: Handler | undefined;
+
+/** One handler for SIGTERM and SIGINT at a time; the entry points swap it as the process moves on. */
+function onSignal(handler: Handler): void {
+  if (!current) {
+    process.on('SIGTERM', (signal) => current?.(signal));
+    process.on('SIGINT', (signal) => current?.(signal));
+  }
+  current = handler;
+}
+
+function exitDuringStartUp(logger: Logger, what: string): void {
+  onSignal((signal) => {
+    logger.warn({ signal }, `${what} interrupted`);
+    process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+  });
+}
+
+function configOrExit<S extends z.ZodType>(schema: S): Readonly<z.infer<S>> {
+  try {
+    return loadConfig(schema);
+  } catch (err) {
+    console.error(describeError(err));
+    process.exit(1);
+  }
+}
+
+/** Runs a long-lived service until a signal stops it. */
+export async function runService<C extends ServiceConfig, X>(
+  definition: ServiceDefinition<C>,
+  build: ServiceBuilder<C, X>,
+): Promise<void> {
+  const config = configOrExit(definition.config);
+  const logger = createLogger({ service: definition.name, level: config.LOG_LEVEL });
+  exitDuringStartUp(logger, 'start-up');
+  let service: RunningService<X>;
+  try {
+    service = await startService(definition, build, config, logger);
+  } catch (err) {
+    logger.fatal({ err }, `${definition.name} failed to start`);
+    process.exit(1);
+  }
+  let stopping = false;
+  onSignal((signal) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    service.stop().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'unclean shutdown');
+        process.exit(1);
+      },
+    );
+  });
+}
+
+/** Runs a one-off command and exits 0, or 1 with one line saying why. */
+export async function runCommand<S extends z.ZodType<{ LOG_LEVEL: string }>>(
+  name: string,
+  schema: S,
+  command: (config: Readonly<z.infer<S>>, logger: Logger) => Promise<void>,
+): Promise<void> {
+  const config = configOrExit(schema);
+  const logger = createLogger({ service: name, level: config.LOG_LEVEL as 'info' });
+  exitDuringStartUp(logger, name);
+  try {
+    await command(config, logger);
+  } catch (err) {
+    console.error(`${name}: ${describeError(err)}`);
+    process.exit(1);
+  }
+}
+
+/**
+ * The setup step of a deployment (`npm run migrate`, the compose migrate services, the migration Jobs):
+ * applies the schema's pending migrations, then creates or updates the service's streams and durable
+ * consumers. It needs database rights to change the schema and NATS credentials allowed to manage JetStream.
+ */
+export function runSetup(definition: ServiceDefinition): Promise<void> {
+  return runCommand(`${definition.name}-setup`, migrationConfigSchema, async (config, logger) => {
+    const report = await migrateDatabase(databaseOptions(definition, config, logger));
+    logger.info(report, report.applied.length ? 'migrations applied' : 'schema up to date');
+    const nc = await connectBroker({ settings: config, name: `${definition.name}-setup`, logger });
+    try {
+      const events = await setUpEvents(nc, definition.events(config.EVENTS_NAMESPACE), {
+        replicas: config.NATS_STREAM_REPLICAS,
+      });
+      logger.info(events, 'streams and consumers ready');
+    } finally {
+      await nc.close();
+    }
+  });
+}

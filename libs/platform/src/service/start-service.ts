@@ -1,0 +1,84 @@
+/**
+ * Starting a service on the shared foundation: metrics, the database pool (with its gauges), the NATS
+ * connection (in the background: a service starts and serves while NATS is away), the outbox and its relay,
+ * then the service's own parts, then the API and ops servers. `stop()` undoes it in the reverse order.
+ */
+import {
+  connectDatabase,
+  type DatabaseOptions,
+  databaseOptionsFrom,
+  databaseReady,
+  registerPoolMetrics,
+} from '../db/connect.ts';
+import { openBroker } from '../events/connection.ts';
+import { Outbox, OutboxRelay } from '../events/outbox.ts';
+import { eventReadiness } from '../events/readiness.ts';
+import { createMetrics } from '../http/metrics.ts';
+import { serve } from '../http/serve.ts';
+import type { RunningServer } from '../http/server.ts';
+import type { Logger } from '../logger.ts';
+import type { ServiceBuilder, ServiceConfig, ServiceDefinition } from './definition.ts';
+
+export type RunningService<X> = X & {
+  api: RunningServer;
+  ops: RunningServer;
+  stop(): Promise<void>;
+};
+
+/** The pool settings of a service's schema; also what the setup step and the tests open the database with. */
+export const databaseOptions = (
+  definition: ServiceDefinition,
+  config: Parameters<typeof databaseOptionsFrom>[0],
+  logger: Logger,
+): DatabaseOptions => databaseOptionsFrom(config, { ...definition.database, applicationName: definition.name }, logger);
+
+export async function startService<C extends ServiceConfig, X>(
+  definition: ServiceDefinition<C>,
+  build: ServiceBuilder<C, X>,
+  config: Readonly<C>,
+  logger: Logger,
+): Promise<RunningService<X>> {
+  const { name } = definition;
+  const metrics = createMetrics(name);
+  const registry = metrics.registry;
+  const orm = await connectDatabase(databaseOptions(definition as unknown as ServiceDefinition, config, logger));
+  await registerPoolMetrics(orm, registry);
+  const broker = openBroker({ settings: config, name, logger, registry });
+  const outbox = new Outbox(`todo-platform/${name}`);
+  const relay = new OutboxRelay({ orm, outbox, broker, namespace: config.EVENTS_NAMESPACE, logger, registry });
+  relay.start();
+
+  const closeFoundation = async () => {
+    await relay.stop();
+    await broker.close();
+    await orm.close();
+  };
+  let parts: Awaited<ReturnType<typeof build>>;
+  try {
+    parts = await build({ config, logger, metrics, orm, broker, outbox });
+  } catch (err) {
+    await closeFoundation();
+    throw err;
+  }
+  const served = await serve({
+    name,
+    app: parts.app,
+    config,
+    logger,
+    metrics,
+    checks: { database: databaseReady(orm) },
+    details: { ...eventReadiness({ broker, relay }), ...parts.details },
+    docs: { specPath: definition.docs.api, eventsSpecPath: definition.docs.events, title: definition.docs.title },
+  });
+
+  return {
+    ...parts.handles,
+    api: served.api,
+    ops: served.ops,
+    async stop() {
+      await served.drain();
+      await parts.stop?.();
+      await closeFoundation();
+    },
+  };
+}

@@ -1,0 +1,18 @@
+import type { Outbox } from '@todo/platform/events';
+import type { BruteForceGuard } from '../limits/brute-force-guard.ts';
+import type { AccessTokenIssuer } from './access-tokens.ts';
+import type { PasswordHasher } from './passwords.ts';
+import type { SessionSettings } from './sessions.ts';
+
+/** What the auth use cases need besides the request's EntityManager; built once by the service. */
+export interface AuthDeps {
+  hasher: PasswordHasher;
+  tokens: AccessTokenIssuer;
+  /** The brute-force limits; each use case consults the ones that guard it. */
+  guard: BruteForceGuard;
+  /** Every change other services must learn of records its event here, in the transaction of the change. */
+  outbox: Outbox;
+  /** Seals session secrets at rest. */
+  kek: Buffer;
+  sessions: SessionSettings;
+}
