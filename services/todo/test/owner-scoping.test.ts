@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { MikroORM } from '@todo/platform/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ownedBy, TodoSchema } from '../src/entities/todo.entity.ts';
+import { TodoRepository } from '../src/repositories/todo.repository.ts';
 import { openTodoDatabase } from './support/stack.ts';
 
 const SRC = fileURLToPath(new URL('../src/', import.meta.url));
@@ -65,6 +66,38 @@ describe('every todo query names its owner', () => {
     expect(found.map((t) => t.ownerId)).toEqual([owner]);
     expect(await em.nativeDelete(TodoSchema, {}, ownedBy(owner))).toBe(1);
     expect(await em.count(TodoSchema, {}, ownedBy(stranger))).toBe(1);
+  });
+
+  it('query-builder and raw-SQL queries bypass the filter, so the repository names the owner in each of them', async () => {
+    const em = orm.em.fork();
+    const owner = '01a2168a-0000-7000-8000-00000000001a';
+    const stranger = '01a2168a-0000-7000-8000-00000000001b';
+    const now = new Date();
+    const ids: Record<string, string> = {};
+    for (const ownerId of [owner, stranger]) {
+      ids[ownerId] = crypto.randomUUID();
+      await em.insert(TodoSchema, {
+        id: ids[ownerId],
+        ownerId,
+        title: 'listed',
+        description: null,
+        done: false,
+        dueAt: null,
+        createdAt: now,
+        updatedAt: now,
+        version: 1,
+      });
+    }
+    // The filter does not protect a query builder: without the repository's WHERE it would see everyone's rows.
+    const unscoped = await em.createQueryBuilder(TodoSchema).select('*').where({ title: 'listed' }).execute('all');
+    expect(new Set(unscoped.map((row) => row.ownerId))).toEqual(new Set([owner, stranger]));
+
+    const repo = new TodoRepository(em);
+    const page = await repo.list(owner, { sort: '-createdAt', limit: 100 });
+    expect(page.map((row) => row.todo.ownerId)).toEqual([owner]);
+    expect(await repo.delete(owner, ids[stranger] as string)).toBeUndefined();
+    expect(await repo.deleteAllOf(owner)).toEqual([{ id: ids[owner], version: 1 }]);
+    expect(await em.count(TodoSchema, {}, ownedBy(stranger))).toBeGreaterThanOrEqual(1);
   });
 
   it('no module but the repository touches the todos table', () => {
