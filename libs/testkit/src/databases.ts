@@ -3,7 +3,7 @@
  * parallel without seeing each other's rows, and a clone costs a file copy instead of a migration run.
  */
 import { randomBytes } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
+import pRetry from 'p-retry';
 import pg from 'pg';
 
 const withDatabase = (url: string, name: string): string => {
@@ -12,8 +12,9 @@ const withDatabase = (url: string, name: string): string => {
   return u.toString();
 };
 
-async function admin<T>(serverUrl: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: withDatabase(serverUrl, 'postgres') });
+/** Runs `fn` on a connection to `url`, closed afterwards. */
+export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     return await fn(client);
@@ -22,13 +23,15 @@ async function admin<T>(serverUrl: string, fn: (client: pg.Client) => Promise<T>
   }
 }
 
+const admin = (serverUrl: string, sql: string) => withClient(withDatabase(serverUrl, 'postgres'), (c) => c.query(sql));
+
 export const uniqueName = (prefix: string): string =>
   `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
 
 /** Creates an empty database and returns its URL; `migrate` fills it; the caller drops it. */
 export async function createTemplate(serverUrl: string, migrate: (url: string) => Promise<void>): Promise<string> {
   const name = uniqueName('tmpl');
-  await admin(serverUrl, (c) => c.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`));
+  await admin(serverUrl, `CREATE DATABASE ${pg.escapeIdentifier(name)}`);
   await migrate(withDatabase(serverUrl, name));
   return name;
 }
@@ -41,25 +44,19 @@ export interface TestDatabase {
 
 export async function cloneDatabase(serverUrl: string, template: string): Promise<TestDatabase> {
   const name = uniqueName('test');
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await admin(serverUrl, (c) =>
-        c.query(`CREATE DATABASE ${pg.escapeIdentifier(name)} TEMPLATE ${pg.escapeIdentifier(template)}`),
-      );
-      break;
-    } catch (err) {
-      // 55006: another clone of the same template is being made at this instant.
-      if ((err as { code?: string }).code !== '55006' || attempt >= 20) throw err;
-      await delay(50 * attempt);
-    }
-  }
-  return {
-    url: withDatabase(serverUrl, name),
-    name,
-    drop: () => dropDatabase(serverUrl, name),
-  };
+  await pRetry(
+    () => admin(serverUrl, `CREATE DATABASE ${pg.escapeIdentifier(name)} TEMPLATE ${pg.escapeIdentifier(template)}`),
+    // 55006: another clone of the same template is being made at this instant.
+    {
+      retries: 20,
+      minTimeout: 50,
+      maxTimeout: 1_000,
+      shouldRetry: ({ error }) => (error as { code?: string }).code === '55006',
+    },
+  );
+  return { url: withDatabase(serverUrl, name), name, drop: () => dropDatabase(serverUrl, name) };
 }
 
 export async function dropDatabase(serverUrl: string, name: string): Promise<void> {
-  await admin(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`));
+  await admin(serverUrl, `DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
 }

@@ -3,22 +3,24 @@
  * starts, publish as another service would, and read back what a stream holds.
  */
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { type ConnectionOptions, connect, headers as natsHeaders } from '@nats-io/transport-node';
+import { type ConnectionOptions, connect, type NatsConnection, headers as natsHeaders } from '@nats-io/transport-node';
 import { type EventTopology, setUpEvents } from '@todo/platform/events';
 
 /** `options`: credentials allowed to manage JetStream, when the server requires them. */
-export async function provisionEvents(
-  natsUrl: string,
-  topology: EventTopology,
-  options: Omit<ConnectionOptions, 'servers'> = {},
-): Promise<void> {
+type Credentials = Omit<ConnectionOptions, 'servers'>;
+
+/** Runs `fn` on a connection to `natsUrl`, closed afterwards. */
+export async function withNats<T>(natsUrl: string, options: Credentials, fn: (nc: NatsConnection) => Promise<T>) {
   const nc = await connect({ servers: natsUrl, ...options });
   try {
-    await setUpEvents(nc, topology);
+    return await fn(nc);
   } finally {
     await nc.close();
   }
 }
+
+export const provisionEvents = (natsUrl: string, topology: EventTopology, options: Credentials = {}) =>
+  withNats(natsUrl, options, (nc) => setUpEvents(nc, topology));
 
 export interface StoredMessage {
   seq: number;
@@ -29,54 +31,38 @@ export interface StoredMessage {
 }
 
 /** Every message the stream holds now, in stream order. */
-export async function readStream(
-  natsUrl: string,
-  stream: string,
-  options: Omit<ConnectionOptions, 'servers'> = {},
-): Promise<StoredMessage[]> {
-  const nc = await connect({ servers: natsUrl, ...options });
-  try {
-    const jsm = await jetstreamManager(nc);
-    const { state } = await jsm.streams.info(stream);
+export const readStream = (natsUrl: string, stream: string, options: Credentials = {}) =>
+  withNats(natsUrl, options, async (nc) => {
+    const { state } = await (await jetstreamManager(nc)).streams.info(stream);
     const out: StoredMessage[] = [];
     if (state.messages === 0) return out;
     const consumer = await jetstream(nc).consumers.get(stream, { deliver_policy: DeliverPolicy.All });
     const messages = await consumer.consume();
     for await (const msg of messages) {
-      const text = msg.string();
-      let body: unknown = text;
+      let body: unknown = msg.string();
       try {
-        body = JSON.parse(text);
+        body = msg.json();
       } catch {}
-      const headers: Record<string, string[]> = {};
-      for (const [key, values] of msg.headers ?? []) headers[key] = values;
-      out.push({ seq: msg.seq, subject: msg.subject, headers, body });
+      out.push({ seq: msg.seq, subject: msg.subject, headers: Object.fromEntries(msg.headers ?? []), body });
       if (msg.seq >= state.last_seq) break;
     }
     await messages.close();
     return out;
-  } finally {
-    await nc.close();
-  }
-}
+  });
 
 /** Publishes raw bytes to a subject through JetStream, as a (possibly misbehaving) producer would. */
-export async function publishRaw(
+export const publishRaw = (
   natsUrl: string,
   subject: string,
   payload: string,
-  options: { msgID?: string; headers?: Record<string, string>; connection?: Omit<ConnectionOptions, 'servers'> } = {},
-): Promise<number> {
-  const nc = await connect({ servers: natsUrl, ...options.connection });
-  try {
-    const h = natsHeaders();
-    for (const [key, value] of Object.entries(options.headers ?? {})) h.set(key, value);
+  options: { msgID?: string; headers?: Record<string, string>; connection?: Credentials } = {},
+) =>
+  withNats(natsUrl, options.connection ?? {}, async (nc) => {
+    const headers = natsHeaders();
+    for (const [key, value] of Object.entries(options.headers ?? {})) headers.set(key, value);
     const ack = await jetstream(nc).publish(subject, payload, {
-      headers: h,
-      ...(options.msgID ? { msgID: options.msgID } : {}),
+      headers,
+      ...(options.msgID && { msgID: options.msgID }),
     });
     return ack.seq;
-  } finally {
-    await nc.close();
-  }
-}
+  });

@@ -7,7 +7,7 @@ export interface TestResponse<T = unknown> {
   text: string;
 }
 
-export interface RequestOptions {
+interface RequestOptions {
   token?: string;
   headers?: Record<string, string>;
   /** Sent as JSON unless `raw` is given. */
@@ -16,29 +16,17 @@ export interface RequestOptions {
 }
 
 /**
- * Checks one exchange against a contract (the service's OpenAPI document) and throws when the response
+ * Checks one exchange against a contract (the service's OpenAPI document) and rejects when the response
  * does not match it, so that every response a test receives is held to the spec.
  */
 export type ResponseCheck = (
   request: { method: string; path: string },
   response: { status: number; headers: Headers; body: unknown },
-) => void;
+) => Promise<void>;
 
-export interface HttpClientOptions {
-  contract?: ResponseCheck;
-}
+export type HttpClient = ReturnType<typeof httpClient>;
 
-export interface HttpClient {
-  readonly baseUrl: string;
-  request<T = unknown>(method: string, path: string, options?: RequestOptions): Promise<TestResponse<T>>;
-  get<T = unknown>(path: string, options?: RequestOptions): Promise<TestResponse<T>>;
-  post<T = unknown>(path: string, body?: unknown, options?: RequestOptions): Promise<TestResponse<T>>;
-  patch<T = unknown>(path: string, body?: unknown, options?: RequestOptions): Promise<TestResponse<T>>;
-  put<T = unknown>(path: string, body?: unknown, options?: RequestOptions): Promise<TestResponse<T>>;
-  delete<T = unknown>(path: string, options?: RequestOptions): Promise<TestResponse<T>>;
-}
-
-export function httpClient(baseUrl: string, { contract }: HttpClientOptions = {}): HttpClient {
+export function httpClient(baseUrl: string, { contract }: { contract?: ResponseCheck } = {}) {
   async function request<T>(method: string, path: string, options: RequestOptions = {}): Promise<TestResponse<T>> {
     const headers: Record<string, string> = { ...options.headers };
     let body: string | Uint8Array | undefined;
@@ -52,16 +40,19 @@ export function httpClient(baseUrl: string, { contract }: HttpClientOptions = {}
     const text = await response.text();
     let parsed: unknown = text;
     if (/json/.test(response.headers.get('content-type') ?? '') && text) parsed = JSON.parse(text);
-    contract?.({ method, path }, { status: response.status, headers: response.headers, body: parsed });
+    await contract?.({ method, path }, { status: response.status, headers: response.headers, body: parsed });
     return { status: response.status, headers: response.headers, body: parsed as T, text };
   }
   return {
     baseUrl,
     request,
-    get: (path, options) => request('GET', path, options),
-    post: (path, body, options) => request('POST', path, { ...options, body }),
-    patch: (path, body, options) => request('PATCH', path, { ...options, body }),
-    put: (path, body, options) => request('PUT', path, { ...options, body }),
-    delete: (path, options) => request('DELETE', path, options),
+    get: <T = unknown>(path: string, options?: RequestOptions) => request<T>('GET', path, options),
+    post: <T = unknown>(path: string, body?: unknown, options?: RequestOptions) =>
+      request<T>('POST', path, { ...options, body }),
+    patch: <T = unknown>(path: string, body?: unknown, options?: RequestOptions) =>
+      request<T>('PATCH', path, { ...options, body }),
+    put: <T = unknown>(path: string, body?: unknown, options?: RequestOptions) =>
+      request<T>('PUT', path, { ...options, body }),
+    delete: <T = unknown>(path: string, options?: RequestOptions) => request<T>('DELETE', path, options),
   };
 }

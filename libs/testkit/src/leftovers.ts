@@ -4,9 +4,9 @@
  * left behind, so that a long-lived PostgreSQL or NATS does not fill up over many runs.
  */
 import { jetstreamManager } from '@nats-io/jetstream';
-import { type ConnectionOptions, connect } from '@nats-io/transport-node';
-import pg from 'pg';
-import { dropDatabase } from './databases.ts';
+import type { ConnectionOptions } from '@nats-io/transport-node';
+import { dropDatabase, withClient } from './databases.ts';
+import { withNats } from './events.ts';
 
 /** The creation time encoded by `uniqueName` (`<prefix>_<base36 ms>_<hex>`), or undefined. */
 export function createdAtOf(name: string): number | undefined {
@@ -16,54 +16,29 @@ export function createdAtOf(name: string): number | undefined {
   return Number.isFinite(ms) ? ms : undefined;
 }
 
-const isStale = (name: string, olderThan: number) => {
-  const created = createdAtOf(name);
-  return created !== undefined && created < olderThan;
-};
+const deleteStreams = (
+  natsUrl: string,
+  options: Omit<ConnectionOptions, 'servers'>,
+  doomed: (name: string) => boolean,
+) =>
+  withNats(natsUrl, options, async (nc) => {
+    const jsm = await jetstreamManager(nc);
+    const names: string[] = [];
+    for await (const { config } of jsm.streams.list()) if (doomed(config.name)) names.push(config.name);
+    for (const name of names) await jsm.streams.delete(name).catch(() => undefined);
+  });
 
 export async function removeLeftovers(databaseUrl: string, natsUrl: string, maxAgeMs = 3_600_000): Promise<void> {
-  const olderThan = Date.now() - maxAgeMs;
-  const admin = new pg.Client({ connectionString: databaseUrl });
-  await admin.connect();
-  let names: string[];
-  try {
-    const { rows } = await admin.query<{ datname: string }>(
+  const isStale = (name: string) => (createdAtOf(name) ?? Number.POSITIVE_INFINITY) < Date.now() - maxAgeMs;
+  const { rows } = await withClient(databaseUrl, (c) =>
+    c.query<{ datname: string }>(
       `select datname from pg_database where datname like 'test\\_%' or datname like 'tmpl\\_%'`,
-    );
-    names = rows.map((r) => r.datname).filter((name) => isStale(name, olderThan));
-  } finally {
-    await admin.end();
-  }
-  for (const name of names) await dropDatabase(databaseUrl, name);
-
-  const nc = await connect({ servers: natsUrl });
-  try {
-    const jsm = await jetstreamManager(nc);
-    const stale: string[] = [];
-    for await (const stream of jsm.streams.list()) {
-      if (isStale(stream.config.name, olderThan)) stale.push(stream.config.name);
-    }
-    for (const name of stale) await jsm.streams.delete(name).catch(() => undefined);
-  } finally {
-    await nc.close();
-  }
+    ),
+  );
+  for (const { datname } of rows.filter((r) => isStale(r.datname))) await dropDatabase(databaseUrl, datname);
+  await deleteStreams(natsUrl, {}, isStale);
 }
 
 /** Deletes one test's streams now (its namespace prefix), at the end of the test file. */
-export async function removeStreams(
-  natsUrl: string,
-  namespace: string,
-  options: Omit<ConnectionOptions, 'servers'> = {},
-): Promise<void> {
-  const nc = await connect({ servers: natsUrl, ...options });
-  try {
-    const jsm = await jetstreamManager(nc);
-    const prefix = `${namespace.toUpperCase()}_`;
-    const doomed: string[] = [];
-    for await (const stream of jsm.streams.list())
-      if (stream.config.name.startsWith(prefix)) doomed.push(stream.config.name);
-    for (const name of doomed) await jsm.streams.delete(name).catch(() => undefined);
-  } finally {
-    await nc.close();
-  }
-}
+export const removeStreams = (natsUrl: string, namespace: string, options: Omit<ConnectionOptions, 'servers'> = {}) =>
+  deleteStreams(natsUrl, options, (name) => name.startsWith(`${namespace.toUpperCase()}_`));

@@ -1,5 +1,5 @@
-import { httpClient, waitFor } from '@todo/testkit';
-import { describe, expect, it } from 'vitest';
+import { httpClient } from '@todo/testkit';
+import { describe, expect, it, vi } from 'vitest';
 import { startAuth } from './support/harness.ts';
 
 describe('stopping a service drains it instead of dropping requests', () => {
@@ -12,7 +12,10 @@ describe('stopping a service drains it instead of dropping requests', () => {
     const inFlight = auth.http.post('/auth/login', { email: user.email, password: user.password });
     const stopped = auth.stop();
 
-    await waitFor(async () => (await ops.get('/readyz')).status === 503, { what: 'readiness to fail', timeoutMs: 500 });
+    await vi.waitFor(async () => expect((await ops.get('/readyz')).status).toBe(503), {
+      message: 'readiness to fail',
+      timeout: 500,
+    });
     expect((await ops.get<{ status: string }>('/readyz')).body.status).toBe('draining');
     // During the delay the load balancer may still send traffic: it is served.
     expect((await auth.http.get('/.well-known/jwks.json')).status).toBe(200);

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { migrateAuthSchema } from '@todo/auth-service/testing';
 import { USER_DELETED } from '@todo/platform/events';
-import { publishRaw, startPostgresCluster, type TestDatabase, type TestPostgresCluster, waitFor } from '@todo/testkit';
+import { publishRaw, startPostgresCluster, type TestDatabase, type TestPostgresCluster } from '@todo/testkit';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { consumerDrained, metric, subjectIn, todosOf, userDeleted } from './support/events.ts';
 import { migrateTodoSchema, type Stack, startStack } from './support/stack.ts';
 
@@ -44,17 +44,19 @@ describe('an account deletion that arrives while the database is down is applied
     await publishRaw(stack.todoConfig.NATS_URL, subjectIn(stack, USER_DELETED), JSON.stringify(userDeleted(ann.id)));
     // The consumer got it, failed to apply it, and will try again: a metric says so (readiness too: the
     // database check fails while it is away).
-    await waitFor(
+    await vi.waitFor(
       async () =>
-        metric((await stack.ops.get('/metrics')).text, 'event_handling_failures_total', { consumer: FORGETTER }) >= 2,
-      { timeoutMs: 15_000, what: 'the consumer to fail and retry while the database is down' },
+        expect(
+          metric((await stack.ops.get('/metrics')).text, 'event_handling_failures_total', { consumer: FORGETTER }),
+        ).toBeGreaterThanOrEqual(2),
+      { timeout: 15_000, message: 'the consumer to fail and retry while the database is down' },
     );
     expect((await stack.ops.get('/readyz')).status).toBe(503);
 
     await cluster.start();
-    await waitFor(async () => (await todosOf(stack, ann.id)) === 0, {
-      timeoutMs: 20_000,
-      what: 'the todos to be deleted once the database is back',
+    await vi.waitFor(async () => expect(await todosOf(stack, ann.id)).toBe(0), {
+      timeout: 20_000,
+      message: 'the todos to be deleted once the database is back',
     });
     await consumerDrained(stack, FORGETTER, stack.todoConfig.NATS_URL);
     expect(metric((await stack.ops.get('/metrics')).text, 'events_applied_total', { consumer: FORGETTER })).toBe(1);
@@ -64,11 +66,11 @@ describe('an account deletion that arrives while the database is down is applied
     // Kysely before 0.29.9 kept the connection of a transaction whose COMMIT or ROLLBACK failed: each
     // database blip leaked pool slots until every request waited for ever (and shutdown hung).
     for (const ops of [stack.ops, stack.auth.ops]) {
-      await waitFor(
-        async () => metric((await ops.get('/metrics')).text, 'db_pool_connections', { state: 'busy' }) === 0,
+      await vi.waitFor(
+        async () => expect(metric((await ops.get('/metrics')).text, 'db_pool_connections', { state: 'busy' })).toBe(0),
         {
-          timeoutMs: 5_000,
-          what: 'no pooled connection to stay checked out',
+          timeout: 5_000,
+          message: 'no pooled connection to stay checked out',
         },
       );
     }

@@ -1,6 +1,6 @@
 import { deadLetterStream, SESSION_REVOKED, USER_DELETED, USER_REGISTERED } from '@todo/platform/events';
-import { publishRaw, readStream, type StoredMessage, waitFor } from '@todo/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publishRaw, readStream, type StoredMessage } from '@todo/testkit';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { TodoView as Todo } from '../src/domain/todo-view.ts';
 import {
   authEvent,
@@ -38,12 +38,13 @@ describe('other teams can follow every change as an event', () => {
     const second = await stack.api.patch<Todo>(`/todos/${id}`, { title: 'Published' }, { token: ann.accessToken });
     expect((await stack.api.delete(`/todos/${id}`, { token: ann.accessToken })).status).toBe(204);
 
-    const mine = await waitFor(
+    const mine = await vi.waitFor(
       async () => {
         const events = (await todoEvents(stack)).filter((e) => e.subject === id);
-        return events.length >= 4 && events;
+        expect(events.length).toBeGreaterThanOrEqual(4);
+        return events;
       },
-      { what: 'the todo events to be published' },
+      { timeout: 5_000, message: 'the todo events to be published' },
     );
     expect(mine.map((e) => [e.type, e.data.version])).toEqual([
       ['todo.created', 1],
@@ -63,7 +64,10 @@ describe('other teams can follow every change as an event', () => {
   it('each event is stored once, under its id as the message id, as a CloudEvent', async () => {
     const ann = await stack.auth.newUser();
     const { body } = await stack.api.post<Todo>('/todos', { title: 'Once' }, { token: ann.accessToken });
-    await waitFor(async () => (await unpublishedTodoEvents(stack)) === 0, { what: 'the outbox to empty' });
+    await vi.waitFor(async () => expect(await unpublishedTodoEvents(stack)).toBe(0), {
+      timeout: 5_000,
+      message: 'the outbox to empty',
+    });
     const stored = (await readStream(natsUrl(), `${namespaceOf(stack).toUpperCase()}_TODO_EVENTS`)).filter(
       (m) => (m.body as { subject?: string }).subject === body.id,
     );
@@ -76,12 +80,15 @@ describe('other teams can follow every change as an event', () => {
 
   it('registering publishes auth.user.registered with the new id and email', async () => {
     const ann = await stack.auth.newUser();
-    const registered = await waitFor(
-      async () =>
-        (await readStream(natsUrl(), `${namespaceOf(stack).toUpperCase()}_AUTH_EVENTS`))
+    const registered = await vi.waitFor(
+      async () => {
+        const found = (await readStream(natsUrl(), `${namespaceOf(stack).toUpperCase()}_AUTH_EVENTS`))
           .map((m) => m.body as { type: string; subject: string; data: Record<string, unknown> })
-          .find((e) => e.type === USER_REGISTERED && e.subject === ann.id),
-      { what: 'auth.user.registered' },
+          .find((e) => e.type === USER_REGISTERED && e.subject === ann.id);
+        if (!found) throw new Error('not in the stream yet');
+        return found;
+      },
+      { timeout: 5_000, message: 'auth.user.registered' },
     );
     expect(registered.data).toMatchObject({ userId: ann.id, email: ann.email });
   });
@@ -97,16 +104,17 @@ describe('other teams can follow every change as an event', () => {
       body: { password: ann.password },
     });
     expect(deleted.status).toBe(204);
-    await waitFor(async () => (await todosOf(stack, ann.id)) === 0, {
-      timeoutMs: 2_000,
-      what: "the deleted user's todos to be gone",
+    await vi.waitFor(async () => expect(await todosOf(stack, ann.id)).toBe(0), {
+      timeout: 2_000,
+      message: "the deleted user's todos to be gone",
     });
-    const gone = await waitFor(
+    const gone = await vi.waitFor(
       async () => {
         const events = (await todoEvents(stack)).filter((e) => e.type === 'todo.deleted' && e.data.ownerId === ann.id);
-        return events.length >= 100 && events;
+        expect(events.length).toBeGreaterThanOrEqual(100);
+        return events;
       },
-      { what: 'a todo.deleted per todo' },
+      { timeout: 5_000, message: 'a todo.deleted per todo' },
     );
     expect(gone).toHaveLength(100);
     expect(new Set(gone.map((e) => e.data.reason))).toEqual(new Set(['owner_deleted']));
@@ -122,7 +130,10 @@ describe('other teams can follow every change as an event', () => {
 
     await consumerDrained(stack, FORGETTER, natsUrl());
     expect(await todosOf(stack, ann.id)).toBe(0);
-    await waitFor(async () => (await unpublishedTodoEvents(stack)) === 0, { what: 'the outbox to empty' });
+    await vi.waitFor(async () => expect(await unpublishedTodoEvents(stack)).toBe(0), {
+      timeout: 5_000,
+      message: 'the outbox to empty',
+    });
     const deletions = (await todoEvents(stack)).filter((e) => e.type === 'todo.deleted' && e.data.ownerId === ann.id);
     expect(deletions).toHaveLength(3);
 
@@ -142,13 +153,19 @@ describe('other teams can follow every change as an event', () => {
     });
     await publishRaw(natsUrl(), subjectIn(stack, USER_DELETED), JSON.stringify(userDeleted(ann.id)));
 
-    await waitFor(async () => (await todosOf(stack, ann.id)) === 0, { what: 'the valid event to be applied' });
-    const letter = await waitFor(
-      async () =>
-        (await readStream(natsUrl(), deadLetterStream(namespaceOf(stack)).name)).find(
+    await vi.waitFor(async () => expect(await todosOf(stack, ann.id)).toBe(0), {
+      timeout: 5_000,
+      message: 'the valid event to be applied',
+    });
+    const letter = await vi.waitFor(
+      async () => {
+        const found = (await readStream(natsUrl(), deadLetterStream(namespaceOf(stack)).name)).find(
           (m) => m.headers['Dead-Letter-Sequence']?.[0] === String(brokenSeq),
-        ),
-      { what: 'the dead letter' },
+        );
+        if (!found) throw new Error('not in the stream yet');
+        return found;
+      },
+      { timeout: 5_000, message: 'the dead letter' },
     );
     expect(letter.subject).toBe(subjectIn(stack, `deadletter.todo.${USER_DELETED}`));
     expect(letter.headers['Dead-Letter-Reason']?.[0]).toMatch(/userId/);
@@ -162,16 +179,19 @@ describe('other teams can follow every change as an event', () => {
     const ann = await stack.auth.newUser();
     const seq = await publishRaw(natsUrl(), subjectIn(stack, SESSION_REVOKED), '{"specversion": "1.0", oops');
     expect((await stack.auth.http.post('/auth/logout', undefined, { token: ann.accessToken })).status).toBe(204);
-    await waitFor(async () => (await stack.api.get('/todos', { token: ann.accessToken })).status === 401, {
-      timeoutMs: 2_000,
-      what: 'the logged-out token to be refused',
+    await vi.waitFor(async () => expect((await stack.api.get('/todos', { token: ann.accessToken })).status).toBe(401), {
+      timeout: 2_000,
+      message: 'the logged-out token to be refused',
     });
-    const letter = await waitFor(
-      async () =>
-        (await readStream(natsUrl(), deadLetterStream(namespaceOf(stack)).name)).find(
+    const letter = await vi.waitFor(
+      async () => {
+        const found = (await readStream(natsUrl(), deadLetterStream(namespaceOf(stack)).name)).find(
           (m) => m.headers['Dead-Letter-Sequence']?.[0] === String(seq),
-        ),
-      { what: 'the dead letter' },
+        );
+        if (!found) throw new Error('not in the stream yet');
+        return found;
+      },
+      { timeout: 5_000, message: 'the dead letter' },
     );
     expect(letter.headers['Dead-Letter-Reason']?.[0]).toMatch(/not JSON/);
     expect(letter.subject).toBe(subjectIn(stack, `deadletter.todo.${SESSION_REVOKED}`));

@@ -2,8 +2,8 @@ import { fileURLToPath } from 'node:url';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { authEventsStream, subjectOf, USER_DELETED } from '@todo/platform/events';
-import { startNatsServer, type TestNatsServer, waitFor } from '@todo/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startNatsServer, type TestNatsServer } from '@todo/testkit';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { todosOf, userDeleted } from './support/events.ts';
 import { type Stack, startStack } from './support/stack.ts';
 
@@ -45,23 +45,26 @@ describe('with the shipped NATS configuration, each service can do its job and n
     expect((await stack.api.post('/todos', { title: 'least privilege' }, { token: ann.accessToken })).status).toBe(201);
     const phone = await stack.auth.logIn(ann.email, ann.password);
     expect((await stack.auth.http.post('/auth/logout', undefined, { token: phone.access_token })).status).toBe(204);
-    await waitFor(async () => (await stack.api.get('/todos', { token: phone.access_token })).status === 401, {
-      timeoutMs: 2_000,
-      what: 'the logout to reach the todo service',
-    });
+    await vi.waitFor(
+      async () => expect((await stack.api.get('/todos', { token: phone.access_token })).status).toBe(401),
+      {
+        timeout: 2_000,
+        message: 'the logout to reach the todo service',
+      },
+    );
     expect(
       (await stack.auth.http.delete('/auth/me', { token: ann.accessToken, body: { password: ann.password } })).status,
     ).toBe(204);
-    await waitFor(async () => (await todosOf(stack, ann.id)) === 0, {
-      timeoutMs: 2_000,
-      what: "the deleted user's todos to go",
+    await vi.waitFor(async () => expect(await todosOf(stack, ann.id)).toBe(0), {
+      timeout: 2_000,
+      message: "the deleted user's todos to go",
     });
-    await waitFor(
+    await vi.waitFor(
       async () => {
         const ready = await stack.ops.get<{ details: Record<string, string> }>('/readyz');
-        return ready.body.details.outbox === 'ok' && ready.body.details.revocations === 'ok';
+        expect(ready.body.details).toMatchObject({ outbox: 'ok', revocations: 'ok' });
       },
-      { what: 'the todo service to publish its events as its own user' },
+      { timeout: 5_000, message: 'the todo service to publish its events as its own user' },
     );
     expect(nats.log()).not.toMatch(/Violation/);
   });

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { todoEventsStream } from '@todo/platform/events';
-import { readStream, startNatsServer, type TestNatsServer, waitFor } from '@todo/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readStream, startNatsServer, type TestNatsServer } from '@todo/testkit';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { TodoView as Todo } from '../src/domain/todo-view.ts';
 import { metric, unpublishedTodoEvents } from './support/events.ts';
 import { type Stack, startStack } from './support/stack.ts';
@@ -46,12 +46,13 @@ describe('when NATS goes away and comes back, nothing is lost and revocations ke
 
     await nats.stop();
     // The gap shows: a readiness detail and a metric, while the service stays ready and keeps serving.
-    const during = await waitFor(
+    const during = await vi.waitFor(
       async () => {
         const readiness = await todoReadiness();
-        return readiness.details.revocations?.startsWith('stale') && readiness;
+        expect(readiness.details.revocations).toMatch(/^stale/);
+        return readiness;
       },
-      { timeoutMs: (STALE_AFTER_SECONDS + 5) * 1000, what: 'the revocation feed to report itself stale' },
+      { timeout: (STALE_AFTER_SECONDS + 5) * 1000, message: 'the revocation feed to report itself stale' },
     );
     expect(during.httpStatus).toBe(200);
     expect(during.details.nats).not.toBe('ok');
@@ -66,23 +67,26 @@ describe('when NATS goes away and comes back, nothing is lost and revocations ke
     expect((await stack.auth.http.post('/auth/logout', undefined, { token: bob.accessToken })).status).toBe(204);
 
     await nats.start();
-    await waitFor(async () => (await todoReadiness()).details.revocations === 'ok' && (await bothConnected()), {
-      timeoutMs: 15_000,
-      what: 'both services to reconnect and the feed to catch up',
-    });
+    await vi.waitFor(
+      async () => {
+        expect((await todoReadiness()).details.revocations).toBe('ok');
+        expect(await bothConnected()).toBe(true);
+      },
+      { timeout: 15_000, message: 'both services to reconnect and the feed to catch up' },
+    );
     expect(
       metric((await stack.ops.get('/metrics')).text, 'event_follower_stale', { consumer: 'todo-revocations' }),
     ).toBe(0);
     // The logout made during the outage bites now…
-    await waitFor(async () => (await stack.api.get('/todos', { token: bob.accessToken })).status === 401, {
-      timeoutMs: 5_000,
-      what: 'the logout made during the outage to be applied',
+    await vi.waitFor(async () => expect((await stack.api.get('/todos', { token: bob.accessToken })).status).toBe(401), {
+      timeout: 5_000,
+      message: 'the logout made during the outage to be applied',
     });
     // …and one made after the restart within 2 s.
     expect((await stack.auth.http.post('/auth/logout', undefined, { token: ann.accessToken })).status).toBe(204);
-    await waitFor(async () => (await stack.api.get('/todos', { token: ann.accessToken })).status === 401, {
-      timeoutMs: 2_000,
-      what: 'the logged-out token to be refused after the restart',
+    await vi.waitFor(async () => expect((await stack.api.get('/todos', { token: ann.accessToken })).status).toBe(401), {
+      timeout: 2_000,
+      message: 'the logged-out token to be refused after the restart',
     });
   });
 
@@ -109,9 +113,9 @@ describe('when NATS goes away and comes back, nothing is lost and revocations ke
     await delay(Math.max(0, 10_000 - (Date.now() - stoppedAt)));
     await nats.start();
 
-    await waitFor(async () => (await unpublishedTodoEvents(stack)) === 0, {
-      timeoutMs: 30_000,
-      what: 'the outbox to be published after NATS came back',
+    await vi.waitFor(async () => expect(await unpublishedTodoEvents(stack)).toBe(0), {
+      timeout: 30_000,
+      message: 'the outbox to be published after NATS came back',
     });
     const recorded = await stack.auth.sql('select id from todo.outbox');
     const events = (await readStream(nats.url, todoEventsStream('').name))

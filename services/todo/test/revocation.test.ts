@@ -1,6 +1,5 @@
 import type { TestUser } from '@todo/auth-service/testing';
-import { waitFor } from '@todo/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Stack, startStack, startTodoReplica } from './support/stack.ts';
 
 /** How soon a running todo service must refuse a token whose session ended. */
@@ -15,7 +14,10 @@ describe('an ended session stops working on the todo service within seconds, not
 
   const todoStatus = async (token: string) => (await stack.api.get('/todos', { token })).status;
   const refusedSoon = (token: string, what: string) =>
-    waitFor(async () => (await todoStatus(token)) === 401, { timeoutMs: PROPAGATION_DEADLINE_MS, what });
+    vi.waitFor(async () => expect(await todoStatus(token)).toBe(401), {
+      timeout: PROPAGATION_DEADLINE_MS,
+      message: what,
+    });
 
   it('after logout, the access token is refused by the todo service within 2 s', async () => {
     const user = await stack.auth.newUser();
@@ -63,12 +65,12 @@ describe('an ended session stops working on the todo service within seconds, not
     });
     expect(deleted.status).toBe(204);
     await refusedSoon(user.accessToken, "the deleted user's token to be refused");
-    await waitFor(
+    await vi.waitFor(
       async () => {
         const [row] = await stack.auth.sql('select count(*)::int as n from todo.todos where owner_id = $1', [user.id]);
-        return row?.n === 0;
+        expect(row?.n).toBe(0);
       },
-      { timeoutMs: 5_000, what: "the deleted user's todos to be removed" },
+      { timeout: 5_000, message: "the deleted user's todos to be removed" },
     );
   });
 

@@ -25,20 +25,31 @@ export type StoredValues<F extends Fields> = {
 interface Described {
   nullable: boolean;
   kind: 'text' | 'boolean' | 'integer' | 'datetime';
+  /** The column's database default: the field's zod default, when it is a plain value other than null. */
+  fallback?: string | number | boolean;
 }
 
 function describe(name: string, schema: z.ZodType): Described {
   let nullable = false;
+  let fallback: Described['fallback'];
   // biome-ignore lint/suspicious/noExplicitAny: walking zod's internal definition, which is untyped here
   let def: any = schema._zod.def;
   while (def.type === 'default' || def.type === 'nullable') {
     if (def.type === 'nullable') nullable = true;
+    if (def.type === 'default' && ['string', 'number', 'boolean'].includes(typeof def.defaultValue)) {
+      fallback = def.defaultValue;
+    }
     def = def.innerType._zod.def;
   }
-  if (def.type === 'boolean') return { nullable, kind: 'boolean' };
-  if (def.type === 'number') return { nullable, kind: 'integer' };
-  if (def.type === 'string' && def.format === 'datetime') return { nullable, kind: 'datetime' };
-  if (def.type === 'string' && def.format === undefined) return { nullable, kind: 'text' };
+  const described = (kind: Described['kind']): Described => ({
+    nullable,
+    kind,
+    ...(fallback === undefined ? {} : { fallback }),
+  });
+  if (def.type === 'boolean') return described('boolean');
+  if (def.type === 'number') return described('integer');
+  if (def.type === 'string' && def.format === 'datetime') return described('datetime');
+  if (def.type === 'string' && def.format === undefined) return described('text');
   throw new TypeError(`field ${name}: a ${def.type}${def.format ? ` (${def.format})` : ''} is not a plain column`);
 }
 
@@ -54,9 +65,10 @@ export function columnsOf<F extends Fields>(fields: F): Columns<F> {
     datetime: () => p.datetime(),
   };
   return Object.fromEntries(
-    describeAll(fields).map(([name, { nullable, kind }]) => {
+    describeAll(fields).map(([name, { nullable, kind, fallback }]) => {
       const column = builders[kind]();
-      return [name, nullable ? column.nullable() : column];
+      const withDefault = fallback === undefined ? column : column.default(fallback);
+      return [name, nullable ? withDefault.nullable() : withDefault];
     }),
   ) as unknown as Columns<F>;
 }

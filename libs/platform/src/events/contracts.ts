@@ -8,7 +8,7 @@
  * without breaking anyone, and must never remove or change one.
  */
 import { z } from 'zod';
-import { plainText } from '../http/validate.ts';
+import { plainText, withoutDefaults } from '../http/validate.ts';
 
 export const USER_REGISTERED = 'auth.user.registered';
 export const SESSION_REVOKED = 'auth.session.revoked';
@@ -65,7 +65,7 @@ export const todoFields = {
 /** A todo as the todo API returns it and its events carry it. Personal data: whatever its owner wrote. */
 export const todoRepresentation = z.object({
   id: uuid,
-  ...todoFields,
+  ...withoutDefaults(todoFields),
   createdAt: dateTime,
   updatedAt: dateTime,
   version: z.number().int().min(1),

@@ -25,7 +25,7 @@ export const OutboxEventSchema = defineEntity({
   properties: {
     id: p.uuid().primary(),
     /** Assigned by PostgreSQL on insert: the order the relay publishes in. */
-    seq: p.bigint('number').generated('always as identity').nullable(),
+    seq: p.bigint('number').autoincrement().generated('identity'),
     type: p.text(),
     payload: p.json<CloudEvent>(),
     createdAt: p.datetime(),

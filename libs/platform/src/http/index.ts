@@ -6,4 +6,12 @@ export { PROBLEM_CONTENT_TYPE, type ProblemBody, problemDetails, problemType, to
 export { type RequestState, requestContext } from './request-context.ts';
 export { type ServeConfig, type Served, type ServeOptions, serve } from './serve.ts';
 export { listen, type RunningServer } from './server.ts';
-export { codePointLength, mergePatchOf, parseBody, parseHeaders, parseQuery, plainText } from './validate.ts';
+export {
+  codePointLength,
+  mergePatchOf,
+  parseBody,
+  parseHeaders,
+  parseQuery,
+  plainText,
+  withoutDefaults,
+} from './validate.ts';

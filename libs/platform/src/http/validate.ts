@@ -65,17 +65,26 @@ export function plainText(bounds: { min: number; max: number }) {
 }
 
 type WithoutDefault<Z> = Z extends z.ZodDefault<infer Inner> ? Inner : Z;
+type WithoutDefaults<F> = { [K in keyof F]: WithoutDefault<F[K]> };
+
+/** The same fields with their defaults removed: what a stored object (a response, an event) always has. */
+export function withoutDefaults<F extends Record<string, z.ZodType>>(fields: F): WithoutDefaults<F> {
+  return Object.fromEntries(
+    Object.entries(fields).map(([name, field]) => [
+      name,
+      field instanceof z.ZodDefault ? (field.unwrap() as z.ZodType) : field,
+    ]),
+  ) as WithoutDefaults<F>;
+}
 
 /**
  * The RFC 7396 merge-patch body of an object's fields: every member optional and none defaulted (an absent
  * member is left as it is; `null` clears a nullable one), unknown members refused.
  */
 export function mergePatchOf<F extends Record<string, z.ZodType>>(fields: F) {
+  const required = withoutDefaults(fields);
   const optional = Object.fromEntries(
-    Object.entries(fields).map(([name, field]) => [
-      name,
-      (field instanceof z.ZodDefault ? (field.unwrap() as z.ZodType) : field).optional(),
-    ]),
+    Object.entries(required).map(([name, field]) => [name, (field as z.ZodType).optional()]),
   ) as { [K in keyof F]: z.ZodOptional<WithoutDefault<F[K]>> };
   return z.strictObject(optional);
 }

@@ -14,7 +14,7 @@ export const SessionSchema = defineEntity({
     clientId: p.text(),
     /** 32 random bytes, sealed with the key-encryption key. */
     secretSealed: p.blob(),
-    counter: p.integer(),
+    counter: p.integer().default(0),
     /** When `counter` last advanced: the reuse interval runs from here. */
     rotatedAt: p.datetime(),
     lastActiveAt: p.datetime(),

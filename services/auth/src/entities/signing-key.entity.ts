@@ -8,8 +8,8 @@ export const SigningKeySchema = defineEntity({
   name: 'SigningKey',
   tableName: 'signing_keys',
   properties: {
-    kid: p.string().primary(),
-    alg: p.string(),
+    kid: p.text().primary(),
+    alg: p.text(),
     publicJwk: p.json<Record<string, unknown>>(),
     privateJwkSealed: p.blob(),
     createdAt: p.datetime(),

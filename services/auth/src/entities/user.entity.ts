@@ -5,8 +5,8 @@ export const UserSchema = defineEntity({
   tableName: 'users',
   properties: {
     id: p.uuid().primary(),
-    email: p.string(),
-    name: p.string().nullable(),
+    email: p.text(),
+    name: p.text().nullable(),
     createdAt: p.datetime(),
     updatedAt: p.datetime(),
   },

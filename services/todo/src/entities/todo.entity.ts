@@ -30,7 +30,7 @@ export const TodoSchema = defineEntity({
     ...columnsOf(todoFields),
     createdAt: p.datetime(),
     updatedAt: p.datetime(),
-    version: p.integer(),
+    version: p.integer().default(1),
   },
 });
 

@@ -11,8 +11,8 @@ import {
   subjectOf,
   todoEventsStream,
 } from '@todo/platform/events';
-import { readStream, type StoredMessage, waitFor } from '@todo/testkit';
-import { inject } from 'vitest';
+import { readStream, type StoredMessage } from '@todo/testkit';
+import { expect, inject, vi } from 'vitest';
 import type { Stack } from './stack.ts';
 
 /** A CloudEvent as the auth service would publish it. */
@@ -63,12 +63,12 @@ export async function consumerDrained(stack: Stack, durable: string, natsUrl = i
   try {
     const jsm = await jetstreamManager(nc);
     const stream = authEventsStream(namespaceOf(stack)).name;
-    await waitFor(
+    await vi.waitFor(
       async () => {
         const info = await jsm.consumers.info(stream, durable);
-        return info.num_pending === 0 && info.num_ack_pending === 0;
+        expect(info).toMatchObject({ num_pending: 0, num_ack_pending: 0 });
       },
-      { timeoutMs: 10_000, what: `${durable} to handle and acknowledge every event` },
+      { timeout: 10_000, message: `${durable} to handle and acknowledge every event` },
     );
   } finally {
     await nc.close();
