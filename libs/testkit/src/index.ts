@@ -7,3 +7,14 @@ export { removeStreams } from './leftovers.ts';
 export { startNatsServer, type TestNatsServer } from './nats-server.ts';
 export { ContractViolationError, openApiContract } from './openapi.ts';
 export { startPostgresCluster, type TestPostgresCluster } from './postgres-cluster.ts';
+export {
+  type Accounts,
+  accountsOn,
+  migrationOf,
+  startTestService,
+  type TestNats,
+  type TestService,
+  type TestUser,
+  type TokenResponse,
+  testLogger,
+} from './services.ts';

@@ -2,11 +2,10 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig, migrationConfigSchema } from '@todo/platform/config';
 import { connectDatabase } from '@todo/platform/db';
 import { databaseOptions } from '@todo/platform/service';
-import { cloneDatabase, entityMismatches, expectSchemaToMatchSpec, type TestDatabase } from '@todo/testkit';
+import { cloneDatabase, entityMismatches, expectSchemaToMatchSpec, type TestDatabase, testLogger } from '@todo/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { authService } from '../src/definition.ts';
-import { testLogger } from './support/harness.ts';
 
 // Resolved from this file, not the working directory, so the test runs the same from any cwd.
 const spec = fileURLToPath(new URL('../../../specs/database/auth.yaml', import.meta.url));

@@ -1,5 +1,6 @@
+import type { TokenResponse } from '@todo/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AuthHarness, startAuth, type TokenResponse } from './support/harness.ts';
+import { type AuthHarness, startAuth } from './support/harness.ts';
 
 describe('logging out ends sessions for real', () => {
   let auth: AuthHarness;

@@ -1,10 +1,11 @@
 import { loadConfig, migrationConfigSchema } from '@todo/platform/config';
 import { connectDatabase, type MikroORM } from '@todo/platform/db';
 import { databaseOptions } from '@todo/platform/service';
+import { type TestUser, type TokenResponse, testLogger } from '@todo/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authService } from '../src/definition.ts';
 import { sweepEndedSessions } from '../src/domain/sessions.ts';
-import { type AuthHarness, startAuth, type TestUser, type TokenResponse, testLogger } from './support/harness.ts';
+import { type AuthHarness, startAuth } from './support/harness.ts';
 
 describe('refresh tokens rotate, and a stolen one ends the session', () => {
   let auth: AuthHarness;

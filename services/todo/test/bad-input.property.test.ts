@@ -4,7 +4,7 @@
  * every error is problem+json (the contract check holds each response to the OpenAPI document), and the
  * database holds exactly the writes that were acknowledged.
  */
-import type { TestUser } from '@todo/auth-service/testing';
+import type { TestUser } from '@todo/testkit';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TodoView as Todo } from '../src/domain/todo-view.ts';

@@ -1,11 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { migrateAuthSchema } from '@todo/auth-service/testing';
+import { authService } from '@todo/auth-service/definition';
 import { USER_DELETED } from '@todo/platform/events';
-import { publishRaw, startPostgresCluster, type TestDatabase, type TestPostgresCluster } from '@todo/testkit';
+import {
+  migrationOf,
+  publishRaw,
+  startPostgresCluster,
+  type TestDatabase,
+  type TestPostgresCluster,
+} from '@todo/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { todoService } from '../src/definition.ts';
 import { consumerDrained, metric, subjectIn, todosOf, userDeleted } from './support/events.ts';
-import { migrateTodoSchema, type Stack, startStack } from './support/stack.ts';
+import { type Stack, startStack } from './support/stack.ts';
 
 const FORGETTER = 'todo-forget-deleted-users';
 
@@ -17,8 +24,8 @@ async function databaseOn(cluster: TestPostgresCluster): Promise<TestDatabase> {
   await admin.query(`create database ${name}`);
   await admin.end();
   const url = cluster.url.replace(/\/postgres$/, `/${name}`);
-  await migrateAuthSchema(url);
-  await migrateTodoSchema(url);
+  await migrationOf(authService)(url);
+  await migrationOf(todoService)(url);
   return { url, name, drop: () => cluster.close() };
 }
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { TestUser } from '@todo/auth-service/testing';
+import type { TestUser } from '@todo/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TodoView as Todo } from '../src/domain/todo-view.ts';

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { TestUser } from '@todo/auth-service/testing';
-import type { TestResponse } from '@todo/testkit';
+import type { TestResponse, TestUser } from '@todo/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TodoView as Todo } from '../src/domain/todo-view.ts';
 import { type Stack, startStack } from './support/stack.ts';

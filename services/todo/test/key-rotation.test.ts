@@ -1,10 +1,9 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { type AuthHarness, startAuth } from '@todo/auth-service/testing';
 import { decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Stack, startStack } from './support/stack.ts';
+import { type Stack, startAuthReplica, startStack } from './support/stack.ts';
 
 const ROTATE_CLI = fileURLToPath(new URL('../../auth/src/keys-rotate.ts', import.meta.url));
 
@@ -36,7 +35,7 @@ function rotateKeys(env: Record<string, string>): Promise<{ code: number | null;
 describe('rotating the signing key while traffic runs rejects no valid token', () => {
   const kek = randomBytes(32).toString('base64');
   let stack: Stack;
-  let replica: AuthHarness;
+  let replica: Awaited<ReturnType<typeof startAuthReplica>>;
 
   beforeAll(async () => {
     stack = await startStack({
@@ -46,11 +45,7 @@ describe('rotating the signing key while traffic runs rejects no valid token', (
       todoEnv: { JWKS_CACHE_MAX_AGE_SECONDS: TIMING.JWKS_MAX_AGE_SECONDS, JWKS_COOLDOWN_SECONDS: '600' },
     });
     // A second auth replica on the same database and KEK: any replica signs, every token verifies everywhere.
-    replica = await startAuth({
-      database: stack.auth.database,
-      eventsNamespace: stack.auth.config.EVENTS_NAMESPACE,
-      env: { ...TIMING, ...REFRESH_LIMIT, AUTH_KEK: kek },
-    });
+    replica = await startAuthReplica(stack, { ...TIMING, ...REFRESH_LIMIT, AUTH_KEK: kek });
   });
   afterAll(async () => {
     await replica?.stop();

@@ -2,7 +2,7 @@
  * Property: paging through a list while other requests insert and delete never repeats an item, never
  * skips one that existed before the first page (and was not deleted), and always keeps the order.
  */
-import type { TestUser } from '@todo/auth-service/testing';
+import type { TestUser } from '@todo/testkit';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TodoView as Todo } from '../src/domain/todo-view.ts';

@@ -1,4 +1,4 @@
-import type { TestUser } from '@todo/auth-service/testing';
+import type { TestUser } from '@todo/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Stack, startStack, startTodoReplica } from './support/stack.ts';
 
@@ -80,7 +80,7 @@ describe('an ended session stops working on the todo service within seconds, not
     await refusedSoon(user.accessToken, 'the first replica to learn of the logout');
     const late = await startTodoReplica(stack);
     try {
-      expect((await late.api.get('/todos', { token: user.accessToken })).status).toBe(401);
+      expect((await late.http.get('/todos', { token: user.accessToken })).status).toBe(401);
     } finally {
       await late.stop();
     }

@@ -1,4 +1,4 @@
-import type { TestUser } from '@todo/auth-service/testing';
+import type { TestUser } from '@todo/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TodoView as Todo } from '../src/domain/todo-view.ts';
 import { type Stack, startStack } from './support/stack.ts';

@@ -1,5 +1,5 @@
-import { setUpIntegrationProject } from '@todo/testkit';
+import { migrationOf, setUpIntegrationProject } from '@todo/testkit';
 import type { TestProject } from 'vitest/node';
-import { migrateAuthSchema } from './harness.ts';
+import { authService } from '../../src/definition.ts';
 
-export default (project: TestProject) => setUpIntegrationProject(project, [migrateAuthSchema]);
+export default (project: TestProject) => setUpIntegrationProject(project, [migrationOf(authService)]);

@@ -1,34 +1,30 @@
 /**
  * The whole system in-process for black-box tests: a real auth service issuing real tokens and a todo
- * service verifying them through the auth service's JWKS over HTTP, on one cloned database and real NATS.
+ * service verifying them through the auth service's JWKS over HTTP, on one database and real NATS. The auth
+ * service is started from its package's public description, as any deployment would start it.
  */
-import { type AuthHarness, startAuth, type TestNats, testLogger } from '@todo/auth-service/testing';
+import { randomBytes } from 'node:crypto';
+import { authService } from '@todo/auth-service/definition';
+import { buildAuthService } from '@todo/auth-service/service';
 import { loadConfig, migrationConfigSchema } from '@todo/platform/config';
-import { connectDatabase, type MikroORM, migrateDatabase } from '@todo/platform/db';
+import { connectDatabase, type MikroORM } from '@todo/platform/db';
 import { databaseOptions } from '@todo/platform/service';
 import {
+  type Accounts,
+  accountsOn,
   cloneDatabase,
   type HttpClient,
-  httpClient,
-  openApiContract,
-  provisionEvents,
-  removeStreams,
+  startTestService,
   type TestDatabase,
+  type TestNats,
+  type TestService,
+  testLogger,
   uniqueName,
 } from '@todo/testkit';
 import { inject } from 'vitest';
-import { type TodoConfig, todoConfigSchema } from '../../src/config.ts';
+import type { TodoConfig } from '../../src/config.ts';
 import { todoService } from '../../src/definition.ts';
-import { eventTopology } from '../../src/events/topology.ts';
-import { type RunningTodoService, startTodoService } from '../../src/service.ts';
-
-/** Every response a test receives from the todo API is checked against its OpenAPI document. */
-const todoApi = (url: string) => httpClient(url, { contract: openApiContract(todoService.docs.api) });
-
-export async function migrateTodoSchema(url: string): Promise<void> {
-  const config = loadConfig(migrationConfigSchema, { DATABASE_URL: url });
-  await migrateDatabase(databaseOptions(todoService, config, testLogger('todo-migrate')));
-}
+import { buildTodoService } from '../../src/service.ts';
 
 /** A migrated database of this file's own with the todo service's ORM on it, for tests below the HTTP API. */
 export async function openTodoDatabase(): Promise<{ orm: MikroORM; database: TestDatabase; close(): Promise<void> }> {
@@ -45,23 +41,17 @@ export async function openTodoDatabase(): Promise<{ orm: MikroORM; database: Tes
   };
 }
 
+type AuthService = Awaited<ReturnType<typeof startAuthOf>>;
+type TodoService = TestService<TodoConfig, object>;
+
 export interface Stack {
-  auth: AuthHarness;
-  todo: RunningTodoService;
+  auth: AuthService;
+  todo: TodoService;
   todoConfig: TodoConfig;
-  /** The todo API. */
+  /** The todo API, every response checked against its OpenAPI document. */
   api: HttpClient;
   ops: HttpClient;
   stop(): Promise<void>;
-}
-
-/** Another todo replica beside the stack's, sharing its database, broker namespace and auth service. */
-export async function startTodoReplica(
-  stack: Stack,
-  env: Record<string, string> = {},
-): Promise<{ service: RunningTodoService; api: HttpClient; stop(): Promise<void> }> {
-  const service = await startTodoService(todoConfigFor(stack.auth, stack.auth.database.url, env), testLogger('todo'));
-  return { service, api: todoApi(service.api.url), stop: () => service.stop() };
 }
 
 export interface StackOptions {
@@ -75,45 +65,79 @@ export interface StackOptions {
   eventsNamespace?: string;
 }
 
-function todoConfigFor(auth: AuthHarness, databaseUrl: string, env: Record<string, string> = {}): TodoConfig {
-  return loadConfig(todoConfigSchema, {
-    NODE_ENV: 'test',
-    HOST: '127.0.0.1',
-    PORT: '0',
-    OPS_PORT: '0',
-    DATABASE_URL: databaseUrl,
-    NATS_URL: auth.config.NATS_URL,
-    EVENTS_NAMESPACE: auth.config.EVENTS_NAMESPACE,
-    AUTH_JWKS_URL: auth.jwksUrl,
-    JWT_ISSUER: auth.config.JWT_ISSUER,
-    JWT_AUDIENCE: auth.config.JWT_AUDIENCE,
-    ...env,
-  });
+interface Placement {
+  database: TestDatabase;
+  nats: TestNats;
+  eventsNamespace: string;
 }
 
-export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const database = options.database ?? (await cloneDatabase(inject('databaseServerUrl'), inject('databaseTemplate')));
-  const nats = options.nats ?? { url: inject('natsUrl') };
-  const auth = await startAuth({
-    database,
-    nats,
-    eventsNamespace: options.eventsNamespace ?? uniqueName('ns'),
-    env: options.authEnv ?? {},
+async function startAuthOf(place: Placement, env: Record<string, string> = {}) {
+  const auth = await startTestService(authService, buildAuthService, {
+    ...place,
+    env: {
+      AUTH_KEK: randomBytes(32).toString('base64'),
+      JWT_ISSUER: 'http://auth.test',
+      JWT_AUDIENCE: 'todo-api',
+      // Test files register many users from 127.0.0.1; the registration limit has its own test.
+      REGISTER_MAX_PER_IP_PER_HOUR: '10000',
+      ...env,
+    },
   });
-  const todoConfig = todoConfigFor(auth, database.url, options.todoEnv);
-  await provisionEvents(nats.url, eventTopology(todoConfig.EVENTS_NAMESPACE), nats.admin);
-  const todo = await startTodoService(todoConfig, testLogger('todo'));
+  return { ...auth, ...accountsOn(auth.http), jwksUrl: `${auth.url}/.well-known/jwks.json` } satisfies Accounts &
+    typeof auth & { jwksUrl: string };
+}
+
+const startTodoOf = (place: Placement, auth: AuthService, env: Record<string, string> = {}): Promise<TodoService> =>
+  startTestService(todoService, buildTodoService, {
+    ...place,
+    env: {
+      AUTH_JWKS_URL: auth.jwksUrl,
+      JWT_ISSUER: auth.config.JWT_ISSUER,
+      JWT_AUDIENCE: auth.config.JWT_AUDIENCE,
+      ...env,
+    },
+  });
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const place: Placement = {
+    database: options.database ?? (await cloneDatabase(inject('databaseServerUrl'), inject('databaseTemplate'))),
+    nats: options.nats ?? { url: inject('natsUrl') },
+    eventsNamespace: options.eventsNamespace ?? uniqueName('ns'),
+  };
+  const auth = await startAuthOf(place, options.authEnv);
+  const todo = await startTodoOf(place, auth, options.todoEnv);
   return {
     auth,
     todo,
-    todoConfig,
-    api: todoApi(todo.api.url),
-    ops: httpClient(todo.ops.url),
+    todoConfig: todo.config,
+    api: todo.http,
+    ops: todo.ops,
     async stop() {
       await todo.stop();
-      await auth.stop();
-      await database.drop();
-      await removeStreams(nats.url, auth.config.EVENTS_NAMESPACE, nats.admin);
+      await auth.stop({ cleanUp: true });
     },
   };
 }
+
+/** Another auth replica beside the stack's: same database, NATS namespace and (given the same AUTH_KEK) keys. */
+export const startAuthReplica = (stack: Stack, env: Record<string, string> = {}) =>
+  startAuthOf(
+    {
+      database: stack.auth.database,
+      nats: { url: stack.auth.config.NATS_URL },
+      eventsNamespace: stack.todoConfig.EVENTS_NAMESPACE,
+    },
+    env,
+  );
+
+/** Another todo replica beside the stack's, sharing its database, NATS namespace and auth service. */
+export const startTodoReplica = (stack: Stack, env: Record<string, string> = {}) =>
+  startTodoOf(
+    {
+      database: stack.auth.database,
+      nats: { url: stack.todoConfig.NATS_URL },
+      eventsNamespace: stack.todoConfig.EVENTS_NAMESPACE,
+    },
+    stack.auth,
+    env,
+  );

@@ -1,0 +1,159 @@
+/**
+ * A real service in-process for black-box tests, from its description: configuration for tests (ephemeral
+ * ports, the given database and NATS), its streams and durable consumers created as the setup step does,
+ * the service itself, and HTTP clients (the API's held to its OpenAPI document). Plus a user's account on
+ * the auth API, which every story about the platform starts with.
+ */
+import { randomUUID } from 'node:crypto';
+import { loadConfig, migrationConfigSchema } from '@todo/platform/config';
+import { migrateDatabase } from '@todo/platform/db';
+import { createLogger } from '@todo/platform/logger';
+import {
+  databaseOptions,
+  type RunningService,
+  type ServiceBuilder,
+  type ServiceConfig,
+  type ServiceDefinition,
+  startService,
+} from '@todo/platform/service';
+import pg from 'pg';
+import type { TestDatabase } from './databases.ts';
+import { provisionEvents } from './events.ts';
+import { type HttpClient, httpClient } from './http.ts';
+import { removeStreams } from './leftovers.ts';
+import { openApiContract } from './openapi.ts';
+
+/** Silent unless TEST_LOG_LEVEL says otherwise (e.g. `TEST_LOG_LEVEL=debug npm run test:only`). */
+export const testLogger = (service: string) =>
+  createLogger({ service, level: (process.env.TEST_LOG_LEVEL as 'silent' | undefined) ?? 'silent' });
+
+/** Applies a service's migrations to the database at `url`: a step of the template the test files clone. */
+export const migrationOf = (definition: ServiceDefinition) => async (url: string) => {
+  const config = loadConfig(migrationConfigSchema, { DATABASE_URL: url });
+  await migrateDatabase(databaseOptions(definition, config, testLogger(`${definition.name}-migrate`)));
+};
+
+/** A NATS server, and credentials allowed to manage JetStream when it requires them. */
+export interface TestNats {
+  url: string;
+  admin?: { user: string; pass: string };
+}
+
+export interface TestServiceOptions {
+  database: TestDatabase;
+  nats: TestNats;
+  eventsNamespace: string;
+  /** Variables for this service (and overrides of the test defaults). */
+  env?: Record<string, string | undefined>;
+}
+
+export interface TestService<C, X> {
+  config: Readonly<C>;
+  service: RunningService<X>;
+  /** The API, every response checked against the service's OpenAPI document. */
+  http: HttpClient;
+  ops: HttpClient;
+  url: string;
+  database: TestDatabase;
+  /** Runs SQL against the service's database, to arrange what only time could (expired sessions…). */
+  sql(text: string, values?: unknown[]): Promise<Record<string, unknown>[]>;
+  /** Stops the service; with `cleanUp`, also drops its database and removes its namespace's streams. */
+  stop(options?: { cleanUp?: boolean }): Promise<void>;
+}
+
+export async function startTestService<C extends ServiceConfig, X>(
+  definition: ServiceDefinition<C>,
+  build: ServiceBuilder<C, X>,
+  { database, nats, eventsNamespace, env = {} }: TestServiceOptions,
+): Promise<TestService<C, X>> {
+  const config = loadConfig(definition.config, {
+    NODE_ENV: 'test',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    OPS_PORT: '0',
+    DATABASE_URL: database.url,
+    NATS_URL: nats.url,
+    EVENTS_NAMESPACE: eventsNamespace,
+    ...env,
+  });
+  await provisionEvents(nats.url, definition.events(eventsNamespace), nats.admin);
+  const service = await startService(definition, build, config, testLogger(definition.name));
+  return {
+    config,
+    service,
+    http: httpClient(service.api.url, { contract: openApiContract(definition.docs.api) }),
+    ops: httpClient(service.ops.url),
+    url: service.api.url,
+    database,
+    async sql(text, values = []) {
+      const client = new pg.Client({ connectionString: database.url });
+      await client.connect();
+      try {
+        return (await client.query(text, values)).rows;
+      } finally {
+        await client.end();
+      }
+    },
+    async stop({ cleanUp = false } = {}) {
+      await service.stop();
+      if (cleanUp) {
+        await database.drop();
+        await removeStreams(nats.url, eventsNamespace, nats.admin);
+      }
+    },
+  };
+}
+
+export interface TestUser {
+  id: string;
+  email: string;
+  password: string;
+  accessToken: string;
+  refreshToken: string;
+}
+
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  refresh_token: string;
+  refresh_expires_in: number;
+  user: { id: string; email: string; name: string | null; createdAt: string };
+}
+
+export interface Accounts {
+  /** Registers a fresh user and logs in. */
+  newUser(overrides?: { email?: string; password?: string; name?: string }): Promise<TestUser>;
+  /** Logs in (a new session) and fails the test unless it works. */
+  logIn(email: string, password: string): Promise<TokenResponse>;
+}
+
+/** Accounts on the auth API behind `http`. */
+export function accountsOn(http: HttpClient): Accounts {
+  async function logIn(email: string, password: string): Promise<TokenResponse> {
+    const login = await http.post<TokenResponse>('/auth/login', { email, password });
+    if (login.status !== 200) throw new Error(`login failed: ${login.status} ${login.text}`);
+    return login.body;
+  }
+  return {
+    logIn,
+    async newUser(overrides = {}) {
+      const email = overrides.email ?? `user-${randomUUID()}@example.com`;
+      const password = overrides.password ?? `pw-${randomUUID()}`;
+      const registered = await http.post<{ id: string }>('/auth/register', {
+        email,
+        password,
+        ...(overrides.name ? { name: overrides.name } : {}),
+      });
+      if (registered.status !== 201) throw new Error(`register failed: ${registered.status} ${registered.text}`);
+      const login = await logIn(email, password);
+      return {
+        id: registered.body.id,
+        email,
+        password,
+        accessToken: login.access_token,
+        refreshToken: login.refresh_token,
+      };
+    },
+  };
+}
