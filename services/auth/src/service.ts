@@ -1,13 +1,11 @@
 /**
  * What the auth service builds on the shared foundation (database, NATS, outbox, metrics): its signing keys,
  * password hashing, brute-force limits, the use cases' dependencies and the app, plus the key-reload and
- * session-sweep timers. `startAuthService` runs it; server.ts and the tests use it.
+ * session-sweep timers. server.ts runs it (`runService`), the tests start it with `startTestService`.
  */
-import type { Logger } from '@todo/platform/logger';
-import { type ServiceBuilder, startService } from '@todo/platform/service';
+import type { ServiceBuilder } from '@todo/platform/service';
 import { createApp } from './app.ts';
 import type { AuthConfig } from './config.ts';
-import { authService } from './definition.ts';
 import { AccessTokenIssuer } from './domain/access-tokens.ts';
 import type { AuthDeps } from './domain/deps.ts';
 import { createPasswordHasher } from './domain/passwords.ts';
@@ -70,8 +68,3 @@ export const buildAuthService: ServiceBuilder<AuthConfig, { keys: SigningKeys }>
     },
   };
 };
-
-export const startAuthService = (config: AuthConfig, logger: Logger) =>
-  startService(authService, buildAuthService, config, logger);
-
-export type RunningAuthService = Awaited<ReturnType<typeof startAuthService>>;

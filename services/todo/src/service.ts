@@ -1,12 +1,11 @@
 /**
  * What the todo service builds on the shared foundation (database, NATS, outbox, metrics): the auth
  * service's keys, the revocation feed, the deleted-user consumer, the use cases' dependencies and the app.
- * `startTodoService` runs it; server.ts and the tests use it.
+ * server.ts runs it (`runService`), the tests start it with `startTestService`.
  */
 import { RevocationList, remoteKeys } from '@todo/platform/auth';
 import { followerReadiness } from '@todo/platform/events';
-import type { Logger } from '@todo/platform/logger';
-import { type ServiceBuilder, startService } from '@todo/platform/service';
+import type { ServiceBuilder } from '@todo/platform/service';
 import pTimeout from 'p-timeout';
 import { createApp } from './app.ts';
 import type { TodoConfig } from './config.ts';
@@ -82,8 +81,3 @@ export const buildTodoService: ServiceBuilder<TodoConfig, { revocations: Revocat
     },
   };
 };
-
-export const startTodoService = (config: TodoConfig, logger: Logger) =>
-  startService(todoService, buildTodoService, config, logger);
-
-export type RunningTodoService = Awaited<ReturnType<typeof startTodoService>>;

@@ -2,7 +2,6 @@ import type { Outbox } from '@todo/platform/events';
 import type { BruteForceGuard } from '../limits/brute-force-guard.ts';
 import type { AccessTokenIssuer } from './access-tokens.ts';
 import type { PasswordHasher } from './passwords.ts';
-import type { SessionSettings } from './sessions.ts';
 
 /** What the auth use cases need besides the request's EntityManager; built once by the service. */
 export interface AuthDeps {
@@ -15,4 +14,11 @@ export interface AuthDeps {
   /** Seals session secrets at rest. */
   kek: Buffer;
   sessions: SessionSettings;
+}
+
+/** How long sessions live and how a just-spent refresh token is treated. */
+export interface SessionSettings {
+  lifetimeSeconds: number;
+  idleTimeoutSeconds: number;
+  reuseIntervalSeconds: number;
 }

@@ -12,14 +12,8 @@ import type { Session } from '../entities/session.entity.ts';
 import { seal, unseal } from '../keys/key-encryption.ts';
 import { SessionRepository } from '../repositories/session.repository.ts';
 import type { IssuedAccessToken } from './access-tokens.ts';
-import type { AuthDeps } from './deps.ts';
+import type { AuthDeps, SessionSettings } from './deps.ts';
 import { isAuthentic, mintRefreshToken, parseRefreshToken } from './refresh-tokens.ts';
-
-export interface SessionSettings {
-  lifetimeSeconds: number;
-  idleTimeoutSeconds: number;
-  reuseIntervalSeconds: number;
-}
 
 export interface IssuedTokens {
   accessToken: IssuedAccessToken;
@@ -36,7 +30,7 @@ const secretAad = (sessionId: string) => `session:${sessionId}`;
 const epochSeconds = (d: Date) => Math.floor(d.getTime() / 1000);
 
 /** When the session ends if nothing happens: the earlier of its absolute end and its idle end. */
-export function sessionEndsAt(session: Session, settings: SessionSettings): Date {
+function sessionEndsAt(session: Session, settings: SessionSettings): Date {
   const idleEnd = session.lastActiveAt.getTime() + settings.idleTimeoutSeconds * 1000;
   return new Date(Math.min(session.expiresAt.getTime(), idleEnd));
 }

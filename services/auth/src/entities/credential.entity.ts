@@ -1,4 +1,4 @@
-import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
+import { defineEntity, p } from '@mikro-orm/core';
 
 /** A user's password, kept apart from the profile so that loading a user never loads its hash. */
 export const CredentialSchema = defineEntity({
@@ -10,5 +10,3 @@ export const CredentialSchema = defineEntity({
     updatedAt: p.datetime(),
   },
 });
-
-export type Credential = InferEntity<typeof CredentialSchema>;

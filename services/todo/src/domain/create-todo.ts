@@ -16,7 +16,7 @@ import type { TodoDeps } from './deps.ts';
 import { type TodoView, toTodoView } from './todo-view.ts';
 
 /** A new todo's fields, as the create body parses them (omitted ones at their defaults). */
-export type NewTodo = z.output<z.ZodObject<typeof todoFields>>;
+type NewTodo = z.output<z.ZodObject<typeof todoFields>>;
 
 export interface CreateTodo {
   ownerId: string;

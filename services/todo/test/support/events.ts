@@ -1,5 +1,4 @@
 /** Helpers for the event stories: play the auth service on NATS, and read what the todo service published. */
-import { randomUUID } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { newId } from '@todo/platform/db';
@@ -84,5 +83,3 @@ export function metric(text: string, name: string, labels: Record<string, string
   }
   return 0;
 }
-
-export const uniqueEmail = () => `events-${randomUUID()}@example.com`;
