@@ -44,16 +44,16 @@ describe('every todo query names its owner', () => {
     await expect(em.nativeDelete(TodoSchema, {})).rejects.toThrow(/owner|filter/);
   });
 
-  it('with the owner named, the filter scopes the query even when the where clause forgets to', async () => {
-    const em = orm.em.fork();
-    const owner = '01a2168a-0000-7000-8000-00000000000a';
-    const stranger = '01a2168a-0000-7000-8000-00000000000b';
+  /** A todo row of `ownerId`, written straight through the ORM; returns its id. */
+  async function insertTodo(ownerId: string, title: string): Promise<string> {
     const now = new Date();
-    for (const ownerId of [owner, stranger]) {
-      await em.insert(TodoSchema, {
-        id: crypto.randomUUID(),
+    const id = crypto.randomUUID();
+    await orm.em
+      .fork()
+      .insert(TodoSchema, {
+        id,
         ownerId,
-        title: 't',
+        title,
         description: null,
         done: false,
         dueAt: null,
@@ -61,7 +61,14 @@ describe('every todo query names its owner', () => {
         updatedAt: now,
         version: 1,
       });
-    }
+    return id;
+  }
+
+  it('with the owner named, the filter scopes the query even when the where clause forgets to', async () => {
+    const em = orm.em.fork();
+    const owner = '01a2168a-0000-7000-8000-00000000000a';
+    const stranger = '01a2168a-0000-7000-8000-00000000000b';
+    for (const ownerId of [owner, stranger]) await insertTodo(ownerId, 't');
     const found = await em.find(TodoSchema, {}, ownedBy(owner));
     expect(found.map((t) => t.ownerId)).toEqual([owner]);
     expect(await em.nativeDelete(TodoSchema, {}, ownedBy(owner))).toBe(1);
@@ -72,22 +79,7 @@ describe('every todo query names its owner', () => {
     const em = orm.em.fork();
     const owner = '01a2168a-0000-7000-8000-00000000001a';
     const stranger = '01a2168a-0000-7000-8000-00000000001b';
-    const now = new Date();
-    const ids: Record<string, string> = {};
-    for (const ownerId of [owner, stranger]) {
-      ids[ownerId] = crypto.randomUUID();
-      await em.insert(TodoSchema, {
-        id: ids[ownerId],
-        ownerId,
-        title: 'listed',
-        description: null,
-        done: false,
-        dueAt: null,
-        createdAt: now,
-        updatedAt: now,
-        version: 1,
-      });
-    }
+    const ids = { [owner]: await insertTodo(owner, 'listed'), [stranger]: await insertTodo(stranger, 'listed') };
     // The filter does not protect a query builder: without the repository's WHERE it would see everyone's rows.
     const unscoped = await em.createQueryBuilder(TodoSchema).select('*').where({ title: 'listed' }).execute('all');
     expect(new Set(unscoped.map((row) => row.ownerId))).toEqual(new Set([owner, stranger]));
