@@ -42,6 +42,21 @@ const password = () => `p${randomBytes(24).toString('hex')}`;
 const passwords: Record<User, string> = { admin: password(), auth: password(), todo: password() };
 
 /**
+ * Every password the configuration reads (`$NATS_<USER>_PASSWORD`), so that a user added for a new service
+ * does not stop this server from starting; the users these stories play get theirs from `passwords`.
+ */
+async function passwordEnvironment(configFile: string): Promise<Record<string, string>> {
+  const names = new Set((await readFile(configFile, 'utf8')).match(/NATS_[A-Z0-9_]+_PASSWORD/g) ?? []);
+  const env = Object.fromEntries([...names].map((name) => [name, password()]));
+  return {
+    ...env,
+    NATS_ADMIN_PASSWORD: passwords.admin,
+    NATS_AUTH_PASSWORD: passwords.auth,
+    NATS_TODO_PASSWORD: passwords.todo,
+  };
+}
+
+/**
  * The Helm values' `config.merge` as the chart writes it into nats.conf: JSON, with every `"<< X >>"` string
  * unquoted (the chart's `nats.formatConfig`), so that `<< $VAR >>` becomes a variable reference.
  */
@@ -94,14 +109,8 @@ describe.each(configurations)('$name', ({ configFile }) => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'nats-permissions-'));
-    nats = await startNatsServer({
-      configFile: await configFile(dir),
-      env: {
-        NATS_ADMIN_PASSWORD: passwords.admin,
-        NATS_AUTH_PASSWORD: passwords.auth,
-        NATS_TODO_PASSWORD: passwords.todo,
-      },
-    });
+    const file = await configFile(dir);
+    nats = await startNatsServer({ configFile: file, env: await passwordEnvironment(file) });
     // What the setup step does with the admin user, run with the migrations.
     const { nc } = await connectAs('admin');
     adminJsm = await jetstreamManager(nc);

@@ -108,7 +108,7 @@ describe('the limits hold across replicas', () => {
   beforeAll(async () => {
     first = await startAuth();
     // Another replica of the same deployment: same database, so the same counters.
-    second = await startAuth({ database: first.database, env: { AUTH_KEK: first.config.AUTH_KEK.toString('base64') } });
+    second = await startAuth({ replicaOf: first, env: { AUTH_KEK: first.config.AUTH_KEK.toString('base64') } });
   });
   afterAll(async () => {
     await second?.stop();

@@ -38,9 +38,17 @@ export class Outbox {
   readonly #source: string;
   readonly #listeners = new Set<() => void>();
 
+  readonly #enabled: boolean;
+
   /** `source`: the CloudEvents source of everything this service emits, e.g. `todo-platform/auth`. */
-  constructor(source: string) {
+  constructor(source: string, enabled = true) {
     this.#source = source;
+    this.#enabled = enabled;
+  }
+
+  /** The outbox of a service that publishes nothing (it lists no outbox table): recording an event is a bug. */
+  static disabled(service: string): Outbox {
+    return new Outbox(`todo-platform/${service}`, false);
   }
 
   get source(): string {
@@ -49,6 +57,11 @@ export class Outbox {
 
   /** Records an event in `em`'s unit of work; it is written when that transaction commits. */
   enqueue<T extends EventType>(em: EntityManager, type: T, data: EventData<T>): CloudEvent<EventData<T>> {
+    if (!this.#enabled) {
+      throw new TypeError(
+        `${this.#source} has no outbox: list OutboxEventSchema among its entities to publish ${type}`,
+      );
+    }
     const now = new Date();
     const event: CloudEvent<EventData<T>> = {
       specversion: '1.0',

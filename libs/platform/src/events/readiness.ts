@@ -13,20 +13,24 @@ const WAITING_AFTER_SECONDS = 10;
 
 export interface EventReadinessParts {
   broker: Broker;
-  relay: OutboxRelay;
+  /** None for a service that publishes nothing. */
+  relay: OutboxRelay | undefined;
 }
 
 /** `nats`: the connection's state; `outbox`: `ok`, or how many events wait and for how long. */
 export function eventReadiness({ broker, relay }: EventReadinessParts): Record<string, ReadinessDetail> {
-  return {
+  const details: Record<string, ReadinessDetail> = {
     nats: () => (broker.state() === 'connected' ? 'ok' : broker.state()),
-    outbox: async () => {
+  };
+  if (relay) {
+    details.outbox = async () => {
       const { pending, oldestAgeSeconds } = await relay.backlog();
       return oldestAgeSeconds < WAITING_AFTER_SECONDS
         ? 'ok'
         : `${pending} events waiting to be published, the oldest for ${oldestAgeSeconds} s`;
-    },
-  };
+    };
+  }
+  return details;
 }
 
 /** `stale: not caught up for 12 s (reason)` once a follower is behind its bound, else `ok`. */

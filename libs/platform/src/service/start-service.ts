@@ -11,7 +11,7 @@ import {
   registerPoolMetrics,
 } from '../db/connect.ts';
 import { openBroker } from '../events/connection.ts';
-import { Outbox, OutboxRelay } from '../events/outbox.ts';
+import { Outbox, OutboxEventSchema, OutboxRelay } from '../events/outbox.ts';
 import { eventReadiness } from '../events/readiness.ts';
 import { createMetrics } from '../http/metrics.ts';
 import { serve } from '../http/serve.ts';
@@ -44,12 +44,16 @@ export async function startService<C extends ServiceConfig, X>(
   const orm = await connectDatabase(databaseOptions(definition as unknown as ServiceDefinition, config, logger));
   await registerPoolMetrics(orm, registry);
   const broker = openBroker({ settings: config, name, logger, registry });
-  const outbox = new Outbox(`todo-platform/${name}`);
-  const relay = new OutboxRelay({ orm, outbox, broker, namespace: config.EVENTS_NAMESPACE, logger, registry });
-  relay.start();
+  // A service that lists the outbox entity publishes; one that does not gets an outbox that refuses events.
+  const publishes = definition.database.entities.includes(OutboxEventSchema);
+  const outbox = publishes ? new Outbox(`todo-platform/${name}`) : Outbox.disabled(name);
+  const relay = publishes
+    ? new OutboxRelay({ orm, outbox, broker, namespace: config.EVENTS_NAMESPACE, logger, registry })
+    : undefined;
+  relay?.start();
 
   const closeFoundation = async () => {
-    await relay.stop();
+    await relay?.stop();
     await broker.close();
     await orm.close();
   };

@@ -8,7 +8,6 @@ import {
   accountsOn,
   cloneDatabase,
   startTestService,
-  type TestDatabase,
   type TestNats,
   type TestService,
   uniqueName,
@@ -22,18 +21,19 @@ import { buildAuthService } from '../../src/service.ts';
 export type AuthHarness = TestService<AuthConfig, { keys: SigningKeys }> & Accounts & { stop(): Promise<void> };
 
 export interface StartAuthOptions {
-  /** Share a database (a second replica); otherwise a fresh clone is made and dropped at the end. */
-  database?: TestDatabase;
+  /** Another replica of this one: same database and NATS namespace, left to the first to clean up. */
+  replicaOf?: AuthHarness;
   env?: Record<string, string>;
   nats?: TestNats;
 }
 
 export async function startAuth(options: StartAuthOptions = {}): Promise<AuthHarness> {
-  const database = options.database ?? (await cloneDatabase(inject('databaseServerUrl'), inject('databaseTemplate')));
+  const first = options.replicaOf;
+  const database = first?.database ?? (await cloneDatabase(inject('databaseServerUrl'), inject('databaseTemplate')));
   const auth = await startTestService(authService, buildAuthService, {
     database,
-    nats: options.nats ?? { url: inject('natsUrl') },
-    eventsNamespace: uniqueName('ns'),
+    nats: options.nats ?? { url: first?.config.NATS_URL ?? inject('natsUrl') },
+    eventsNamespace: first?.config.EVENTS_NAMESPACE ?? uniqueName('ns'),
     env: {
       AUTH_KEK: randomBytes(32).toString('base64'),
       JWT_ISSUER: 'http://auth.test',
@@ -43,5 +43,5 @@ export async function startAuth(options: StartAuthOptions = {}): Promise<AuthHar
       ...options.env,
     },
   });
-  return { ...auth, ...accountsOn(auth.http), stop: () => auth.stop({ cleanUp: options.database === undefined }) };
+  return { ...auth, ...accountsOn(auth.http), stop: () => auth.stop({ cleanUp: first === undefined }) };
 }
