@@ -9,6 +9,11 @@ export const todoConfigSchema = baseConfigSchema.extend({
   JWT_AUDIENCE: z.string().min(1).default('todo-api'),
   JWKS_CACHE_MAX_AGE_SECONDS: env.int(300, 1, 86_400),
   JWKS_COOLDOWN_SECONDS: env.int(30, 0, 3_600),
+  // While the JWKS cannot be fetched, keep verifying with the last good key set this long past its max age.
+  // Keys are published minutes before they sign and stay published until their tokens expire, so that set
+  // only lacks a key added since (its tokens get a 503, never a 401). What the bound caps: a key withdrawn in
+  // an emergency keeps verifying while the JWKS stays out of reach. 0: a 503 as soon as the set is too old.
+  JWKS_STALE_IF_ERROR_SECONDS: env.int(14_400, 0, 86_400),
   // At least the longest access-token lifetime the auth service may be configured with (1 h), plus margin.
   REVOCATION_REPLAY_SECONDS: env.int(3_900, 60, 7 * 86_400),
   // The revocation feed counts as stale when it has not confirmed it read everything for this long.

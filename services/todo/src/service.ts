@@ -68,11 +68,14 @@ export const buildTodoService: ServiceBuilder<TodoConfig, { revocations: Revocat
   const keys = remoteKeys(config.AUTH_JWKS_URL, {
     cacheMaxAgeMs: config.JWKS_CACHE_MAX_AGE_SECONDS * 1000,
     cooldownMs: config.JWKS_COOLDOWN_SECONDS * 1000,
+    staleIfErrorMs: config.JWKS_STALE_IF_ERROR_SECONDS * 1000,
+    logger,
+    registry,
   });
 
   return {
     app: createApp({ config, logger, metrics, orm, keys, revocations, revocationsCurrent, todos }),
-    details: { revocations: followerReadiness(feed) },
+    details: { revocations: followerReadiness(feed), jwks: keys.readiness },
     handles: { revocations },
     async stop() {
       clearInterval(pruneRevocations);

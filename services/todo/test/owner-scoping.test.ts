@@ -48,19 +48,17 @@ describe('every todo query names its owner', () => {
   async function insertTodo(ownerId: string, title: string): Promise<string> {
     const now = new Date();
     const id = crypto.randomUUID();
-    await orm.em
-      .fork()
-      .insert(TodoSchema, {
-        id,
-        ownerId,
-        title,
-        description: null,
-        done: false,
-        dueAt: null,
-        createdAt: now,
-        updatedAt: now,
-        version: 1,
-      });
+    await orm.em.fork().insert(TodoSchema, {
+      id,
+      ownerId,
+      title,
+      description: null,
+      done: false,
+      dueAt: null,
+      createdAt: now,
+      updatedAt: now,
+      version: 1,
+    });
     return id;
   }
 

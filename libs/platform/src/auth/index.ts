@@ -6,7 +6,7 @@ export {
   CLOCK_TOLERANCE_SECONDS,
   type Principal,
 } from './access-token.ts';
-export { type RemoteKeysOptions, remoteKeys } from './remote-keys.ts';
+export { type RemoteKeys, type RemoteKeysOptions, remoteKeys } from './remote-keys.ts';
 export {
   type AccessTokenOptions,
   type AuthState,

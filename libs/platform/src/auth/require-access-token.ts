@@ -3,7 +3,8 @@
  * a key that jose resolves from the JWKS by `kid` (refetching on an unknown one), checking the algorithm
  * allowlist (ES256 only), `iss`, `aud`, `exp` and `nbf`. Then we check `typ`, the claim shapes and the
  * revocation list, and every failure becomes one 401 problem with an RFC 6750 challenge, which koa-jwt's own
- * 401 (plain text, no WWW-Authenticate) is not.
+ * 401 (plain text, no WWW-Authenticate) is not. A key that cannot be looked up right now (the JWKS is away)
+ * is the one exception: a 503, since the token may well be good.
  */
 import { KeyObject } from 'node:crypto';
 import type { CryptoKey, JWSHeaderParameters } from 'jose';
@@ -20,7 +21,10 @@ import {
 } from './access-token.ts';
 import type { RevocationList } from './revocations.ts';
 
-/** Resolves the verification key for a token header (jose's `createRemoteJWKSet` or a local lookup). */
+/**
+ * Resolves the verification key for a token header (`remoteKeys` or a local lookup). It throws a
+ * `ServiceUnavailableError` when it cannot tell whether the key exists; that is answered as it is, not as a 401.
+ */
 export type KeyResolver = (header: JWSHeaderParameters) => Promise<CryptoKey | KeyObject>;
 
 export interface AccessTokenOptions {
@@ -121,6 +125,8 @@ export function requireAccessToken(options: AccessTokenOptions): Middleware<Auth
     }
     delete state.accessToken;
     delete state.jwtOriginalError;
+    // The key resolver could not tell (its key source is away): "try again", never "your token is bad".
+    if (failure instanceof ServiceUnavailableError) throw failure;
     if (failure !== undefined || state.principal === undefined) {
       const detail = describe(failure);
       throw new UnauthorizedError(detail, {
