@@ -3,7 +3,7 @@
  * service's keys, the revocation feed, the deleted-user consumer, the use cases' dependencies and the app.
  * server.ts runs it (`runService`), the tests start it with `startTestService`.
  */
-import { RevocationList, remoteKeys } from '@todo/platform/auth';
+import { followRevocations, RevocationList, remoteKeys } from '@todo/platform/auth';
 import { followerReadiness } from '@todo/platform/events';
 import type { ServiceBuilder } from '@todo/platform/service';
 import pTimeout from 'p-timeout';
@@ -12,7 +12,6 @@ import type { TodoConfig } from './config.ts';
 import { todoService } from './definition.ts';
 import type { TodoDeps } from './domain/deps.ts';
 import { forgetDeletedUsers } from './events/forget-deleted-users.ts';
-import { followRevocations } from './events/revocation-feed.ts';
 import { IdempotencyKeyRepository } from './repositories/idempotency-key.repository.ts';
 
 /** How long a starting replica waits to learn the recent revocations before it serves anyway (and says so). */

@@ -13,4 +13,5 @@ export {
   type KeyResolver,
   requireAccessToken,
 } from './require-access-token.ts';
+export { followRevocations, type RevocationFeedOptions } from './revocation-feed.ts';
 export { type RevocationCheck, RevocationList } from './revocations.ts';

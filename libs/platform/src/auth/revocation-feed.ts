@@ -1,20 +1,18 @@
 /**
  * Keeps this replica's revocation list current from the auth service's events, so a logged-out session's
- * access token stops working here within about a second, without asking the auth service per request.
+ * access token stops working here within about a second, without asking the auth service per request. For
+ * any service that verifies access tokens: its NATS user needs read access to AUTH_EVENTS (stream info and
+ * message get), and a `revocations` readiness detail (`followerReadiness`) shows when it falls behind.
  * Every replica follows the stream itself, starting far enough back to cover every access token that could
  * still be alive, and resumes after the last event it applied whenever it loses the stream.
  */
-import type { RevocationList } from '@todo/platform/auth';
-import {
-  authEventsStream,
-  type Broker,
-  type Follower,
-  followStream,
-  SESSION_REVOKED,
-  USER_DELETED,
-} from '@todo/platform/events';
-import type { Logger } from '@todo/platform/logger';
 import type { Registry } from 'prom-client';
+import type { Broker } from '../events/connection.ts';
+import { type Follower, followStream } from '../events/consumers.ts';
+import { SESSION_REVOKED, USER_DELETED } from '../events/contracts.ts';
+import { authEventsStream } from '../events/streams.ts';
+import type { Logger } from '../logger.ts';
+import type { RevocationList } from './revocations.ts';
 
 export interface RevocationFeedOptions {
   broker: Broker;
