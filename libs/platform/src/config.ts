@@ -100,7 +100,9 @@ export const baseConfigSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]*$/, 'may hold only letters, digits, _ and -')
     .default(''),
-  TRUST_PROXY: env.bool(false),
+  // How many proxies in front of the service append to X-Forwarded-For (the ingress: 1). The client address is
+  // the one the outermost of them saw; 0 ignores the header (the socket's address is the client).
+  TRUST_PROXY_HOPS: env.int(0, 0, 10),
   SHUTDOWN_DELAY_MS: env.int(0, 0, 60_000),
   SHUTDOWN_TIMEOUT_MS: env.int(10_000, 0, 120_000),
   BODY_LIMIT: z

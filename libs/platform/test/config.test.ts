@@ -9,7 +9,7 @@ describe('configuration from the environment', () => {
     const config = loadConfig(schema, { SECRET: 'long enough', PORT: '8080' });
     expect(config.PORT).toBe(8080);
     expect(config.NATS_URL).toBe('nats://127.0.0.1:4222');
-    expect(config.TRUST_PROXY).toBe(false);
+    expect(config.TRUST_PROXY_HOPS).toBe(0);
     expect(Object.isFrozen(config)).toBe(true);
   });
 
@@ -28,7 +28,7 @@ describe('configuration from the environment', () => {
   });
 
   it('reads booleans strictly', () => {
-    expect(loadConfig(schema, { SECRET: 'long enough', TRUST_PROXY: 'true' }).TRUST_PROXY).toBe(true);
-    expect(() => loadConfig(schema, { SECRET: 'long enough', TRUST_PROXY: 'maybe' })).toThrow(/TRUST_PROXY/);
+    expect(loadConfig(schema, { SECRET: 'long enough', TRUST_PROXY_HOPS: '2' }).TRUST_PROXY_HOPS).toBe(2);
+    expect(() => loadConfig(schema, { SECRET: 'long enough', TRUST_PROXY_HOPS: 'yes' })).toThrow(/TRUST_PROXY_HOPS/);
   });
 });

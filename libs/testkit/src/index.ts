@@ -10,6 +10,7 @@ export { startPostgresCluster, type TestPostgresCluster } from './postgres-clust
 export {
   type Accounts,
   accountsOn,
+  capturedLogger,
   migrationOf,
   startTestService,
   type TestNats,

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { loadConfig, migrationConfigSchema } from '@todo/platform/config';
 import { migrateDatabase } from '@todo/platform/db';
-import { createLogger } from '@todo/platform/logger';
+import { createLogger, type Logger } from '@todo/platform/logger';
 import {
   databaseOptions,
   type RunningService,
@@ -27,6 +27,22 @@ import { openApiContract } from './openapi.ts';
 export const testLogger = (service: string) =>
   createLogger({ service, level: (process.env.TEST_LOG_LEVEL as 'silent' | undefined) ?? 'silent' });
 
+/** A logger that keeps every line it writes (raw JSON, down to `level`), for tests that assert on logs. */
+export function capturedLogger(
+  service: string,
+  level: 'trace' | 'debug' | 'info' = 'info',
+): { logger: Logger; raw: string[]; readonly lines: Record<string, unknown>[] } {
+  const raw: string[] = [];
+  const logger = createLogger({ service, level, destination: { write: (line: string) => raw.push(line) } });
+  return {
+    logger,
+    raw,
+    get lines() {
+      return raw.map((line) => JSON.parse(line) as Record<string, unknown>);
+    },
+  };
+}
+
 /** Applies a service's migrations to the database at `url`: a step of the template the test files clone. */
 export const migrationOf = (definition: ServiceDefinition) => async (url: string) => {
   const config = loadConfig(migrationConfigSchema, { DATABASE_URL: url });
@@ -45,6 +61,8 @@ export interface TestServiceOptions {
   eventsNamespace: string;
   /** Variables for this service (and overrides of the test defaults). */
   env?: Record<string, string | undefined>;
+  /** Where the service logs; defaults to `testLogger` (silent). A test that asserts on log lines passes its own. */
+  logger?: Logger;
 }
 
 export interface TestService<C, X> {
@@ -64,7 +82,7 @@ export interface TestService<C, X> {
 export async function startTestService<C extends ServiceConfig, X>(
   definition: ServiceDefinition<C>,
   build: ServiceBuilder<C, X>,
-  { database, nats, eventsNamespace, env = {} }: TestServiceOptions,
+  { database, nats, eventsNamespace, env = {}, logger }: TestServiceOptions,
 ): Promise<TestService<C, X>> {
   const config = loadConfig(definition.config, {
     NODE_ENV: 'test',
@@ -77,7 +95,7 @@ export async function startTestService<C extends ServiceConfig, X>(
     ...env,
   });
   await provisionEvents(nats.url, definition.events(eventsNamespace), nats.admin);
-  const service = await startService(definition, build, config, testLogger(definition.name));
+  const service = await startService(definition, build, config, logger ?? testLogger(definition.name));
   return {
     config,
     service,

@@ -1,7 +1,14 @@
 /** createApp(deps): the auth API's middleware order, on one screen. No side effects. */
 import { requireAccessToken } from '@todo/platform/auth';
 import { requestScopedEntityManager } from '@todo/platform/db';
-import { jsonBody, problemDetails, requestContext } from '@todo/platform/http';
+import {
+  apiSecurityHeaders,
+  jsonBody,
+  problemDetails,
+  rateLimitHeaders,
+  requestContext,
+  trustedProxies,
+} from '@todo/platform/http';
 import Koa from 'koa';
 import type { AuthAppDeps, AuthContextState } from './context.ts';
 import { authRoutes } from './routes/auth.routes.ts';
@@ -9,8 +16,7 @@ import { meRoutes } from './routes/me.routes.ts';
 import { wellKnownRoutes } from './routes/well-known.routes.ts';
 
 export function createApp(deps: AuthAppDeps): Koa<AuthContextState> {
-  // Behind a proxy, trust only the address the nearest one appended to X-Forwarded-For.
-  const app = new Koa<AuthContextState>({ proxy: deps.config.TRUST_PROXY, maxIpsCount: 1 });
+  const app = new Koa<AuthContextState>(trustedProxies(deps.config.TRUST_PROXY_HOPS));
   // The auth service verifies its own tokens against its key set directly, no JWKS round trip.
   const bearer = requireAccessToken({
     keys: deps.keys.resolver(),
@@ -21,6 +27,8 @@ export function createApp(deps: AuthAppDeps): Koa<AuthContextState> {
   const routers = [authRoutes(deps, bearer), meRoutes(deps, bearer), wellKnownRoutes(deps)];
 
   app.use(requestContext(deps.logger, deps.metrics));
+  app.use(apiSecurityHeaders());
+  app.use(rateLimitHeaders());
   app.use(problemDetails());
   app.use(jsonBody(deps.config.BODY_LIMIT));
   app.use(requestScopedEntityManager(deps.orm));

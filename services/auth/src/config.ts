@@ -12,11 +12,28 @@ const kek = z
     return bytes;
   });
 
+/** The KEK being replaced, during a KEK rotation only: it opens what it sealed and seals nothing. Empty is unset. */
+const previousKek = z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), kek.optional());
+
+/**
+ * argon2id at no less than OWASP's minimum (Password Storage Cheat Sheet: m = 19 MiB, t = 2, p = 1), the default.
+ * OWASP's equivalent pairs (46 MiB × 1 pass, 12 MiB × 3, 9 MiB × 4, 7 MiB × 5) are refused: each setting must
+ * reach the minimum on its own, as the login's rehash check compares each parameter on its own.
+ */
+const argon2idCost = (minimum: number, max: number) =>
+  z.coerce
+    .number()
+    .int()
+    .min(minimum, { message: `must be at least ${minimum} (OWASP's minimum for argon2id: m=19456 KiB, t=2, p=1)` })
+    .max(max)
+    .default(minimum);
+
 export const authConfigSchema = baseConfigSchema
   .extend({
     PORT: env.port(3001),
     OPS_PORT: env.port(9001),
     AUTH_KEK: kek,
+    AUTH_KEK_PREVIOUS: previousKek,
     JWT_ISSUER: z.url().default('http://localhost:3001'),
     JWT_AUDIENCE: z.string().min(1).default('todo-api'),
     ACCESS_TOKEN_TTL_SECONDS: env.int(900, 30, 3600),
@@ -25,16 +42,29 @@ export const authConfigSchema = baseConfigSchema
     REFRESH_REUSE_INTERVAL_SECONDS: env.int(10, 0, 300),
     LOGIN_MAX_CONSECUTIVE_FAILURES: env.int(10, 1, 1_000),
     LOGIN_BLOCK_SECONDS: env.int(900, 1, 86_400),
-    LOGIN_MAX_FAILURES_PER_IP_PER_DAY: env.int(100, 1, 1_000_000),
+    // Per account, across clients: this many password checks per window, then blocks that double with each
+    // failure of the day, up to the cap: guessing from many addresses crawls, the owner waits minutes at worst.
+    LOGIN_ACCOUNT_ATTEMPTS_PER_WINDOW: env.int(5, 1, 1_000),
+    LOGIN_ACCOUNT_WINDOW_SECONDS: env.int(60, 1, 3_600),
+    LOGIN_ACCOUNT_MAX_DELAY_SECONDS: env.int(300, 1, 3_600),
+    // Per client (an IPv4 address, an IPv6 /64): failed logins per hour, sized for an office behind one NAT.
+    LOGIN_MAX_FAILURES_PER_CLIENT_PER_HOUR: env.int(200, 1, 1_000_000),
     REGISTER_MAX_PER_IP_PER_HOUR: env.int(10, 1, 1_000_000),
     REFRESH_MAX_PER_SESSION_PER_MINUTE: env.int(60, 1, 100_000),
     JWKS_MAX_AGE_SECONDS: env.int(300, 0, 3600),
     SIGNING_KEY_RELOAD_SECONDS: env.int(30, 1, 600),
     SIGNING_KEY_ACTIVATION_DELAY_SECONDS: env.int(360, 0, 86_400),
-    PASSWORD_MEMORY_KIB: env.int(19_456, 8_192, 1_048_576),
-    PASSWORD_TIME_COST: env.int(2, 1, 10),
+    PASSWORD_MEMORY_KIB: argon2idCost(19_456, 1_048_576),
+    PASSWORD_TIME_COST: argon2idCost(2, 10),
   })
   .superRefine((c, ctx) => {
+    if (c.AUTH_KEK_PREVIOUS?.equals(c.AUTH_KEK)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AUTH_KEK_PREVIOUS'],
+        message: 'must differ from AUTH_KEK: it is the key being replaced (unset it once `npm run keys:rewrap` ran)',
+      });
+    }
     if (c.SIGNING_KEY_ACTIVATION_DELAY_SECONDS < c.JWKS_MAX_AGE_SECONDS + c.SIGNING_KEY_RELOAD_SECONDS) {
       ctx.addIssue({
         code: 'custom',

@@ -2,7 +2,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { AuthState } from '@todo/platform/auth';
 import type { DatabaseState } from '@todo/platform/db';
-import type { HttpMetrics, RequestState } from '@todo/platform/http';
+import type { HttpMetrics, RateLimitState, RequestState } from '@todo/platform/http';
 import type { Logger } from '@todo/platform/logger';
 import type { AuthConfig } from './config.ts';
 import type { AuthDeps } from './domain/deps.ts';
@@ -18,4 +18,4 @@ export interface AuthAppDeps {
   auth: AuthDeps;
 }
 
-export type AuthContextState = RequestState & DatabaseState & AuthState;
+export type AuthContextState = RequestState & RateLimitState & DatabaseState & AuthState;

@@ -7,15 +7,15 @@ import { connectDatabase } from '@todo/platform/db';
 import { databaseOptions, runCommand } from '@todo/platform/service';
 import { authConfigSchema } from './config.ts';
 import { authService } from './definition.ts';
+import { kekRingFor } from './keys/key-encryption.ts';
 import { signingKeysFor } from './keys/signing-keys.ts';
 
 await runCommand(`${authService.name}-keys`, authConfigSchema, async (config, logger) => {
   const orm = await connectDatabase(databaseOptions(authService, config, logger));
   try {
-    const keys = signingKeysFor(orm, config);
+    // The new key is sealed with AUTH_KEK; a ring that cannot open the current key is refused (`rotate`).
+    const keys = signingKeysFor(orm, kekRingFor(config), config, logger);
     await keys.reload();
-    // Refuses to rotate with a KEK that cannot open the current key: the new key would be unusable too.
-    if (keys.published().length > 0) keys.active();
     const added = await keys.rotate();
     const pruned = await keys.prune();
     logger.info({ added: added.kid, signsFrom: added.activatesAt.toISOString(), pruned }, 'signing key added');

@@ -10,6 +10,7 @@ import { AccessTokenIssuer } from './domain/access-tokens.ts';
 import type { AuthDeps } from './domain/deps.ts';
 import { createPasswordHasher } from './domain/passwords.ts';
 import { sweepEndedSessions } from './domain/sessions.ts';
+import { kekRingFor } from './keys/key-encryption.ts';
 import { type SigningKeys, signingKeysFor } from './keys/signing-keys.ts';
 import { BruteForceGuard } from './limits/brute-force-guard.ts';
 
@@ -20,7 +21,9 @@ export const buildAuthService: ServiceBuilder<AuthConfig, { keys: SigningKeys }>
   orm,
   outbox,
 }) => {
-  const keys = signingKeysFor(orm, config);
+  const kek = kekRingFor(config);
+  logger.info({ kekIds: kek.ids }, 'key-encryption key ring loaded');
+  const keys = signingKeysFor(orm, kek, config, logger);
   await keys.ensureKey();
   const reloadKeys = setInterval(() => {
     keys.reload().catch((err: unknown) => logger.warn({ err }, 'could not reload signing keys'));
@@ -37,15 +40,22 @@ export const buildAuthService: ServiceBuilder<AuthConfig, { keys: SigningKeys }>
       audience: config.JWT_AUDIENCE,
       ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
     }),
-    guard: new BruteForceGuard(await orm.em.getConnection().getNativeClient(), {
-      loginMaxConsecutiveFailures: config.LOGIN_MAX_CONSECUTIVE_FAILURES,
-      loginBlockSeconds: config.LOGIN_BLOCK_SECONDS,
-      loginMaxFailuresPerIpPerDay: config.LOGIN_MAX_FAILURES_PER_IP_PER_DAY,
-      registerMaxPerIpPerHour: config.REGISTER_MAX_PER_IP_PER_HOUR,
-      refreshMaxPerSessionPerMinute: config.REFRESH_MAX_PER_SESSION_PER_MINUTE,
-    }),
+    guard: new BruteForceGuard(
+      await orm.em.getConnection().getNativeClient(),
+      {
+        loginMaxConsecutiveFailures: config.LOGIN_MAX_CONSECUTIVE_FAILURES,
+        loginBlockSeconds: config.LOGIN_BLOCK_SECONDS,
+        loginAccountAttemptsPerWindow: config.LOGIN_ACCOUNT_ATTEMPTS_PER_WINDOW,
+        loginAccountWindowSeconds: config.LOGIN_ACCOUNT_WINDOW_SECONDS,
+        loginAccountMaxDelaySeconds: config.LOGIN_ACCOUNT_MAX_DELAY_SECONDS,
+        loginMaxFailuresPerClientPerHour: config.LOGIN_MAX_FAILURES_PER_CLIENT_PER_HOUR,
+        registerMaxPerClientPerHour: config.REGISTER_MAX_PER_IP_PER_HOUR,
+        refreshMaxPerSessionPerMinute: config.REFRESH_MAX_PER_SESSION_PER_MINUTE,
+      },
+      metrics.registry,
+    ),
     outbox,
-    kek: config.AUTH_KEK,
+    kek,
     sessions: {
       lifetimeSeconds: config.SESSION_LIFETIME_SECONDS,
       idleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS,

@@ -75,6 +75,17 @@ describe('a signed-in user manages their account', () => {
     expect((await auth.http.post('/auth/login', { email: user.email, password: user.password })).status).toBe(200);
   });
 
+  it('a new password containing the email name is refused, pointing at newPassword', async () => {
+    const user = await auth.newUser({ email: `harriet-${Date.now()}@example.com` });
+    const res = await auth.http.put(
+      '/auth/me/password',
+      { currentPassword: user.password, newPassword: `call me ${user.email.split('@')[0]?.toUpperCase()}` },
+      { token: user.accessToken },
+    );
+    expect(res.status).toBe(422);
+    expect(res.body).toMatchObject({ errors: [{ pointer: '/newPassword', detail: expect.stringContaining('email') }] });
+  });
+
   it('deleting the account removes the user, its sessions and its credentials', async () => {
     const user = await auth.newUser();
     const wrong = await auth.http.delete('/auth/me', { token: user.accessToken, body: { password: 'nope nope nope' } });

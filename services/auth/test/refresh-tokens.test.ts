@@ -101,6 +101,18 @@ describe('refresh tokens rotate, and a stolen one ends the session', () => {
     expect((await refresh(user.refreshToken)).status).toBe(200);
   });
 
+  it('a token is accepted in exactly the spelling it was issued in: another encoding of the same MAC is refused', async () => {
+    const user = await auth.newUser();
+    const mac = user.refreshToken.split('.').at(-1) ?? '';
+    // The last of 43 base64url characters carries 2 spare bits: flipping them decodes to the same 32 bytes.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const last = alphabet.indexOf(mac.at(-1) ?? '');
+    const respelled = `${user.refreshToken.slice(0, -1)}${alphabet[last ^ 1]}`;
+    expect(Buffer.from(respelled.split('.').at(-1) ?? '', 'base64url')).toEqual(Buffer.from(mac, 'base64url'));
+    expect((await refresh(respelled)).status).toBe(401);
+    expect((await refresh(user.refreshToken)).status).toBe(200);
+  });
+
   it('garbage, an unknown session and a missing field are refused cleanly', async () => {
     expect((await refresh('garbage')).status).toBe(401);
     expect((await refresh(`v1.${crypto.randomUUID()}.0.${Buffer.alloc(32).toString('base64url')}`)).status).toBe(401);

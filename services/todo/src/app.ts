@@ -1,16 +1,25 @@
 /** createApp(deps): the todo API's middleware order, on one screen. No side effects. */
 import { requireAccessToken } from '@todo/platform/auth';
 import { requestScopedEntityManager } from '@todo/platform/db';
-import { jsonBody, problemDetails, requestContext } from '@todo/platform/http';
+import {
+  apiSecurityHeaders,
+  jsonBody,
+  problemDetails,
+  rateLimitHeaders,
+  requestContext,
+  trustedProxies,
+} from '@todo/platform/http';
 import Koa from 'koa';
 import type { TodoAppDeps, TodoContextState } from './context.ts';
 import { todoRoutes } from './routes/todos.routes.ts';
 
 export function createApp(deps: TodoAppDeps): Koa<TodoContextState> {
-  const app = new Koa<TodoContextState>({ proxy: deps.config.TRUST_PROXY });
+  const app = new Koa<TodoContextState>(trustedProxies(deps.config.TRUST_PROXY_HOPS));
   const todos = todoRoutes(deps);
 
   app.use(requestContext(deps.logger, deps.metrics));
+  app.use(apiSecurityHeaders());
+  app.use(rateLimitHeaders());
   app.use(problemDetails());
   // Every route of this app is protected: authentication comes before the body is even read.
   app.use(
@@ -23,6 +32,7 @@ export function createApp(deps: TodoAppDeps): Koa<TodoContextState> {
       realm: 'todo',
     }),
   );
+  app.use(deps.limits);
   app.use(jsonBody(deps.config.BODY_LIMIT));
   app.use(requestScopedEntityManager(deps.orm));
   app.use(todos.routes());

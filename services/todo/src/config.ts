@@ -22,6 +22,9 @@ export const todoConfigSchema = baseConfigSchema.extend({
   // refuse API requests with 503 once the feed has been stale this long: revoked tokens cannot slip through,
   // at the price of the API going down with NATS.
   REVOCATION_MAX_STALENESS_SECONDS: env.int(0, 0, 86_400),
+  // Per user and minute: reads counted in each replica's memory, writes in PostgreSQL across replicas.
+  RATE_LIMIT_READS_PER_MINUTE: env.int(600, 1, 1_000_000),
+  RATE_LIMIT_WRITES_PER_MINUTE: env.int(120, 1, 1_000_000),
   // How long a request waits for an earlier one holding the same Idempotency-Key before it gets a 409.
   IDEMPOTENCY_WAIT_MS: env.int(5_000, 1, 60_000),
 });

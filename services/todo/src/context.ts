@@ -2,8 +2,9 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { AuthState, KeyResolver, RevocationList } from '@todo/platform/auth';
 import type { DatabaseState } from '@todo/platform/db';
-import type { HttpMetrics, RequestState } from '@todo/platform/http';
+import type { HttpMetrics, RateLimitState, RequestState } from '@todo/platform/http';
 import type { Logger } from '@todo/platform/logger';
+import type { Middleware } from 'koa';
 import type { TodoConfig } from './config.ts';
 import type { TodoDeps } from './domain/deps.ts';
 
@@ -18,6 +19,8 @@ export interface TodoAppDeps {
   revocationsCurrent: () => boolean;
   /** What the use cases need. */
   todos: TodoDeps;
+  /** Counts each request against its user's read or write limit. */
+  limits: Middleware<AuthState & RateLimitState>;
 }
 
-export type TodoContextState = RequestState & DatabaseState & AuthState;
+export type TodoContextState = RequestState & RateLimitState & DatabaseState & AuthState;

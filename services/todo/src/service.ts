@@ -12,6 +12,7 @@ import type { TodoConfig } from './config.ts';
 import { todoService } from './definition.ts';
 import type { TodoDeps } from './domain/deps.ts';
 import { forgetDeletedUsers } from './events/forget-deleted-users.ts';
+import { perUserLimits } from './limits/per-user-limits.ts';
 import { IdempotencyKeyRepository } from './repositories/idempotency-key.repository.ts';
 
 /** How long a starting replica waits to learn the recent revocations before it serves anyway (and says so). */
@@ -73,7 +74,20 @@ export const buildTodoService: ServiceBuilder<TodoConfig, { revocations: Revocat
   });
 
   return {
-    app: createApp({ config, logger, metrics, orm, keys, revocations, revocationsCurrent, todos }),
+    app: createApp({
+      config,
+      logger,
+      metrics,
+      orm,
+      keys,
+      revocations,
+      revocationsCurrent,
+      todos,
+      limits: perUserLimits(await orm.em.getConnection().getNativeClient(), {
+        readsPerMinute: config.RATE_LIMIT_READS_PER_MINUTE,
+        writesPerMinute: config.RATE_LIMIT_WRITES_PER_MINUTE,
+      }),
+    }),
     details: { revocations: followerReadiness(feed), jwks: keys.readiness },
     handles: { revocations },
     async stop() {

@@ -94,6 +94,8 @@ describe('listing todos: filters, orders and pages', () => {
   it('refuses out-of-range and unknown parameters, and cursors that were not issued for the query', async () => {
     const first = await list('?limit=1');
     const cursor = encodeURIComponent(first.body.nextCursor ?? '');
+    const issued = JSON.parse(Buffer.from(first.body.nextCursor ?? '', 'base64url').toString()) as object;
+    const forged = (change: object) => Buffer.from(JSON.stringify({ ...issued, ...change })).toString('base64url');
     const bad = [
       '?limit=0',
       '?limit=101',
@@ -108,6 +110,12 @@ describe('listing todos: filters, orders and pages', () => {
       '?cursor=not-a-cursor',
       `?cursor=${Buffer.from('{"v":1}').toString('base64url')}`,
       `?cursor=${cursor}&sort=dueAt`,
+      // Cursors this service never issued, however plausible: a sort key that is not a timestamp, a date
+      // that does not exist, an extra field.
+      `?cursor=${forged({ k: '1' })}`,
+      `?cursor=${forged({ k: '2026-02-30 10:00:00+00' })}`,
+      `?cursor=${forged({ k: "2026-01-01 10:00:00+00' or 1=1" })}`,
+      `?cursor=${forged({ extra: true })}`,
       `?cursor=${cursor}&done=true`,
     ];
     for (const query of bad) {

@@ -64,13 +64,21 @@ export function toProblem(err: unknown): { body: ProblemBody; headers: Record<st
     if (e.headers && typeof e.headers === 'object') {
       for (const [k, v] of Object.entries(e.headers)) if (typeof v === 'string') headers[k] = v;
     }
+    // A 400 from a library never passes its message on: a JSON parser quotes the body it choked on (a
+    // password with it), a router the raw URL it could not decode. Our own errors are AppErrors.
     const message = typeof e.message === 'string' && e.message ? e.message : undefined;
+    const detail =
+      e.type === 'entity.parse.failed'
+        ? 'The request body is not valid JSON.'
+        : status === 400
+          ? 'The request is malformed.'
+          : (known?.detail ?? message);
     return {
       body: {
         type: problemType(known?.code ?? 'client_error'),
         title: known?.title ?? 'Client Error',
         status,
-        detail: known?.detail ?? message ?? 'The request could not be processed.',
+        detail: detail ?? 'The request could not be processed.',
       },
       headers,
       internal: status >= 500,
@@ -107,7 +115,12 @@ export function problemDetails(): Middleware<RequestState> {
       const { body, headers, internal } = toProblem(err);
       const log = ctx.state.log;
       if (internal) log?.error({ err }, 'request failed');
-      else log?.debug({ err: { message: (err as Error)?.message, code: body.type } }, 'request rejected');
+      // The problem, not the error: a client error's message can quote what the client sent.
+      else
+        log?.debug(
+          { problem: body.type, detail: err instanceof AppError ? body.detail : undefined },
+          'request rejected',
+        );
       if (ctx.headerSent || !ctx.writable) return;
       body.requestId = ctx.state.requestId;
       // Drop headers set on the way in (ETag, Location…) that describe a success that did not happen.

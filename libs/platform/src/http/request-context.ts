@@ -12,7 +12,8 @@ export interface RequestState {
   log: Logger;
 }
 
-const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** A caller's request id is kept only when it is a short token of safe characters (a UUID, a trace id). */
+const SANE_REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 export function requestContext(logger: Logger, metrics?: HttpMetrics): Middleware<RequestState> {
   return async function requestContextMiddleware(ctx, next) {

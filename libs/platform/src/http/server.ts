@@ -16,9 +16,10 @@ export interface RunningServer {
 
 export async function listen(app: Koa, port: number, host: string): Promise<RunningServer> {
   const server = createServer(app.callback());
-  // Slightly above typical load-balancer idle timeouts (60 s on AWS ALB), so the proxy closes first.
+  // Idle keep-alive: slightly above typical load-balancer idle timeouts (60 s on AWS ALB), so the proxy closes
+  // first. A request must send its headers within 15 s and be done within 30 s (a slow-loris client is cut).
   server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
+  server.headersTimeout = 15_000;
   server.requestTimeout = 30_000;
   server.listen(port, host);
   await once(server, 'listening');

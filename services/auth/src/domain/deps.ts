@@ -1,4 +1,5 @@
 import type { Outbox } from '@todo/platform/events';
+import type { KekRing } from '../keys/key-encryption.ts';
 import type { BruteForceGuard } from '../limits/brute-force-guard.ts';
 import type { AccessTokenIssuer } from './access-tokens.ts';
 import type { PasswordHasher } from './passwords.ts';
@@ -11,8 +12,8 @@ export interface AuthDeps {
   guard: BruteForceGuard;
   /** Every change other services must learn of records its event here, in the transaction of the change. */
   outbox: Outbox;
-  /** Seals session secrets at rest. */
-  kek: Buffer;
+  /** Seals session secrets at rest (AUTH_KEK), and opens them with the KEK that sealed them. */
+  kek: KekRing;
   sessions: SessionSettings;
 }
 

@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { UnauthorizedError } from '@todo/platform/errors';
+import type { RateLimitReport } from '@todo/platform/http';
 import { UserRepository } from '../repositories/user.repository.ts';
 import type { AuthDeps } from './deps.ts';
 import { type IssuedTokens, startSession } from './sessions.ts';
@@ -10,6 +11,8 @@ export interface Credentials {
   password: string;
   /** The client's address, for the brute-force limits. */
   ip: string;
+  /** Where the limits this attempt was counted against are reported (the RateLimit headers). */
+  limits: RateLimitReport;
 }
 
 export interface LoggedIn {
@@ -24,21 +27,22 @@ const invalidCredentials = () =>
 export async function logIn(
   deps: AuthDeps,
   em: EntityManager,
-  { email, password, ip }: Credentials,
+  { email, password, ip, limits }: Credentials,
 ): Promise<LoggedIn> {
-  await deps.guard.beforeLogin(email, ip);
+  // Counted before the password is checked: no burst runs more checks than the limits allow.
+  const attempt = await deps.guard.loginAttempt(email, ip, limits);
   const found = await new UserRepository(em).findWithPasswordHash(email);
-  const ok = await deps.hasher.verify(found?.passwordHash, password);
-  if (!found || !ok) {
-    await deps.guard.loginFailed(email, ip);
+  const check = await deps.hasher.verify(found?.passwordHash, password);
+  if (!found || !check.ok) {
+    await attempt.failed();
     throw invalidCredentials();
   }
-  await deps.guard.loginSucceeded(email, ip);
-  const { user, passwordHash: stored } = found;
+  await attempt.succeeded();
+  const { user } = found;
 
-  const newHash = deps.hasher.needsRehash(stored) ? await deps.hasher.hash(password) : undefined;
+  const newHash = check.rehash ? await deps.hasher.hash(password) : undefined;
   const tokens = await em.transactional(async (tx) => {
-    // The cost policy went up since this hash was made: upgrade it now that we hold the password.
+    // The cost policy went up, or the hash predates normalisation: upgrade it now that we hold the password.
     if (newHash) await new UserRepository(tx).setPasswordHash(user.id, newHash, new Date());
     return startSession(deps, tx, user.id);
   });

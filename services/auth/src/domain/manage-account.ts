@@ -3,6 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Principal } from '@todo/platform/auth';
 import { ForbiddenError } from '@todo/platform/errors';
 import { USER_DELETED } from '@todo/platform/events';
+import type { RateLimitReport } from '@todo/platform/http';
 import type { User } from '../entities/user.entity.ts';
 import { SessionRepository } from '../repositories/session.repository.ts';
 import { UserRepository } from '../repositories/user.repository.ts';
@@ -27,15 +28,16 @@ async function confirmPassword(
   em: EntityManager,
   principal: Principal,
   password: string,
+  limits: RateLimitReport,
 ): Promise<User> {
   const { user } = await currentSession(deps, em, principal);
-  await deps.guard.beforePasswordCheck(user.id);
+  const attempt = await deps.guard.passwordCheckAttempt(user.id, limits);
   const stored = await new UserRepository(em).passwordHashOf(user.id);
-  if (!(await deps.hasher.verify(stored, password))) {
-    await deps.guard.passwordCheckFailed(user.id);
+  if (!(await deps.hasher.verify(stored, password)).ok) {
+    await attempt.failed();
     throw new ForbiddenError('The password is incorrect.', 'invalid_password');
   }
-  await deps.guard.passwordCheckSucceeded(user.id);
+  await attempt.succeeded();
   return user;
 }
 
@@ -43,10 +45,15 @@ async function confirmPassword(
 export async function changePassword(
   deps: AuthDeps,
   em: EntityManager,
-  { principal, currentPassword, newPassword }: { principal: Principal; currentPassword: string; newPassword: string },
+  {
+    principal,
+    currentPassword,
+    newPassword,
+    limits,
+  }: { principal: Principal; currentPassword: string; newPassword: string; limits: RateLimitReport },
 ): Promise<void> {
-  const user = await confirmPassword(deps, em, principal, currentPassword);
-  assertPasswordAcceptable(newPassword, user.email);
+  const user = await confirmPassword(deps, em, principal, currentPassword, limits);
+  assertPasswordAcceptable(newPassword, user.email, '/newPassword');
   const hash = await deps.hasher.hash(newPassword);
   await em.transactional(async (tx) => {
     await new UserRepository(tx).setPasswordHash(user.id, hash, new Date());
@@ -64,9 +71,9 @@ export async function changePassword(
 export async function deleteAccount(
   deps: AuthDeps,
   em: EntityManager,
-  { principal, password }: { principal: Principal; password: string },
+  { principal, password, limits }: { principal: Principal; password: string; limits: RateLimitReport },
 ): Promise<void> {
-  const user = await confirmPassword(deps, em, principal, password);
+  const user = await confirmPassword(deps, em, principal, password, limits);
   await em.transactional(async (tx) => {
     const sessions = await new SessionRepository(tx).allOfUser(user.id);
     const now = new Date();

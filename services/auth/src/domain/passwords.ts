@@ -1,6 +1,8 @@
 /**
  * Password hashing policy: argon2id at OWASP's minimum (m = 19 MiB, t = 2, p = 1) unless configured
- * higher. A dummy hash lets a login for an unknown email cost the same as one for a known email.
+ * higher, over the password's NFKC form, so that one passphrase typed on two keyboards (`é` as one code
+ * point, or `e` and a combining accent) is one password. A dummy hash lets a login for an unknown email cost
+ * the same as one for a known email.
  */
 import { hash, type Options, parseOptions, verify } from '@node-rs/argon2';
 
@@ -9,16 +11,26 @@ export interface PasswordHasherOptions {
   timeCost: number;
 }
 
+/** A match says whether the stored hash should be replaced by `hash(password)` now that we hold the password. */
+type PasswordCheck = { ok: false } | { ok: true; rehash: boolean };
+
 export interface PasswordHasher {
+  /** Hashes the password's NFKC form. */
   hash(password: string): Promise<string>;
-  /** False for a wrong password; with `stored` undefined it burns the same time and returns false. */
-  verify(stored: string | undefined, password: string): Promise<boolean>;
-  /** True when a stored hash was made with weaker parameters than the current policy. */
-  needsRehash(stored: string): boolean;
+  /**
+   * Checks the password's NFKC form and, for a hash made before passwords were normalised, its raw form.
+   * `rehash` when the hash was made from the raw form or with weaker parameters than the current policy.
+   * With `stored` undefined it burns the same time and does not match.
+   */
+  verify(stored: string | undefined, password: string): Promise<PasswordCheck>;
 }
+
+/** The form a password is checked, counted and hashed in (NFKC also folds full-width letters and ligatures). */
+export const normalizePassword = (password: string): string => password.normalize('NFKC');
 
 // Algorithm.Argon2id; the enum is `const` in the package's typings, which isolated modules cannot read.
 const ARGON2ID = 2 as NonNullable<Options['algorithm']>;
+const NO_MATCH: PasswordCheck = { ok: false };
 
 export async function createPasswordHasher({
   memoryCostKib,
@@ -26,19 +38,28 @@ export async function createPasswordHasher({
 }: PasswordHasherOptions): Promise<PasswordHasher> {
   const options: Options = { algorithm: ARGON2ID, memoryCost: memoryCostKib, timeCost, parallelism: 1 };
   const dummy = await hash('dummy password used to equalise login timing', options);
+  const weakerThanPolicy = (stored: string) => {
+    try {
+      const used = parseOptions(stored);
+      return used.algorithm !== ARGON2ID || used.memoryCost < memoryCostKib || used.timeCost < timeCost;
+    } catch {
+      return true;
+    }
+  };
   return {
-    hash: (password) => hash(password, options),
+    hash: (password) => hash(normalizePassword(password), options),
     async verify(stored, password) {
-      const ok = await verify(stored ?? dummy, password).catch(() => false);
-      return stored !== undefined && ok;
-    },
-    needsRehash(stored) {
-      try {
-        const used = parseOptions(stored);
-        return used.algorithm !== ARGON2ID || used.memoryCost < memoryCostKib || used.timeCost < timeCost;
-      } catch {
-        return true;
+      const matches = (candidate: string) => verify(stored ?? dummy, candidate).catch(() => false);
+      const normalized = normalizePassword(password);
+      if (await matches(normalized)) {
+        return stored === undefined ? NO_MATCH : { ok: true, rehash: weakerThanPolicy(stored) };
       }
+      // Hashes made before normalisation hold the raw string; only a password NFKC changes can differ. Tried
+      // against the dummy too, so that a wrong password and an unknown email still cost the same.
+      if (normalized !== password && (await matches(password))) {
+        return stored === undefined ? NO_MATCH : { ok: true, rehash: true };
+      }
+      return NO_MATCH;
     },
   };
 }

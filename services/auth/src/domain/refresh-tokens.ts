@@ -24,11 +24,11 @@ export function mintRefreshToken(secret: Buffer, sessionId: string, counter: num
 export function parseRefreshToken(token: string): RefreshTokenParts | null {
   const match = FORMAT.exec(token);
   if (!match) return null;
-  return {
-    sessionId: match[1] as string,
-    counter: Number(match[2]),
-    mac: Buffer.from(match[3] as string, 'base64url'),
-  };
+  const mac = Buffer.from(match[3] as string, 'base64url');
+  // 43 base64url characters carry 258 bits for 256: four spellings decode to the same MAC. Only the one
+  // this service writes is accepted, so a token has exactly one valid form.
+  if (mac.toString('base64url') !== match[3]) return null;
+  return { sessionId: match[1] as string, counter: Number(match[2]), mac };
 }
 
 export function isAuthentic(secret: Buffer, parts: RefreshTokenParts): boolean {

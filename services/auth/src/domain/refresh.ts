@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { RateLimitReport } from '@todo/platform/http';
 import { UserRepository } from '../repositories/user.repository.ts';
 import type { AuthDeps } from './deps.ts';
 import { authenticateRefreshToken, type IssuedTokens, invalidGrant, rotateSession } from './sessions.ts';
@@ -8,10 +9,10 @@ import { toUserView, type UserView } from './user-view.ts';
 export async function refresh(
   deps: AuthDeps,
   em: EntityManager,
-  { refreshToken }: { refreshToken: string },
+  { refreshToken, limits }: { refreshToken: string; limits: RateLimitReport },
 ): Promise<{ tokens: IssuedTokens; user: UserView }> {
   const token = await authenticateRefreshToken(deps, em, refreshToken);
-  await deps.guard.refresh(token.sessionId);
+  await deps.guard.refresh(token.sessionId, limits);
   const outcome = await em.transactional((tx) => rotateSession(deps, tx, token));
   deps.outbox.notifyCommitted();
   if (outcome.kind === 'rejected') throw invalidGrant(outcome.detail);

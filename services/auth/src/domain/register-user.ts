@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { newId } from '@todo/platform/db';
 import { USER_REGISTERED } from '@todo/platform/events';
+import type { RateLimitReport } from '@todo/platform/http';
 import { UserRepository } from '../repositories/user.repository.ts';
 import type { AuthDeps } from './deps.ts';
 import { assertPasswordAcceptable } from './password-policy.ts';
@@ -13,12 +14,14 @@ export interface Registration {
   name?: string | undefined;
   /** The client's address, for the registration limit. */
   ip: string;
+  /** Where the limits this request was counted against are reported (the RateLimit headers). */
+  limits: RateLimitReport;
 }
 
 /** Creates the account and records `auth.user.registered` in the same transaction. */
 export async function registerUser(deps: AuthDeps, em: EntityManager, input: Registration): Promise<UserView> {
-  await deps.guard.register(input.ip);
-  assertPasswordAcceptable(input.password, input.email);
+  await deps.guard.register(input.ip, input.limits);
+  assertPasswordAcceptable(input.password, input.email, '/password');
   const passwordHash = await deps.hasher.hash(input.password);
   const user = await em.transactional(async (tx) => {
     const created = await new UserRepository(tx).create({

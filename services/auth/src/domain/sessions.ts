@@ -6,10 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { newId } from '@todo/platform/db';
-import { UnauthorizedError } from '@todo/platform/errors';
+import { ServiceUnavailableError, UnauthorizedError } from '@todo/platform/errors';
 import { SESSION_REVOKED, type SessionRevoked } from '@todo/platform/events';
 import type { Session } from '../entities/session.entity.ts';
-import { seal, unseal } from '../keys/key-encryption.ts';
+import { sessionSecretContext, UnsealError } from '../keys/key-encryption.ts';
 import { SessionRepository } from '../repositories/session.repository.ts';
 import type { IssuedAccessToken } from './access-tokens.ts';
 import type { AuthDeps, SessionSettings } from './deps.ts';
@@ -26,7 +26,6 @@ export type RevocationReason = SessionRevoked['reason'];
 export const invalidGrant = (detail = 'The refresh token is invalid, expired or already used.') =>
   new UnauthorizedError(detail, { code: 'invalid_grant' });
 
-const secretAad = (sessionId: string) => `session:${sessionId}`;
 const epochSeconds = (d: Date) => Math.floor(d.getTime() / 1000);
 
 /** When the session ends if nothing happens: the earlier of its absolute end and its idle end. */
@@ -65,7 +64,7 @@ export async function startSession(
     id,
     userId,
     clientId: 'todo-web',
-    secretSealed: seal(deps.kek, secret, secretAad(id)),
+    secretSealed: deps.kek.seal(secret, sessionSecretContext(id)),
     counter: 0,
     rotatedAt: now,
     lastActiveAt: now,
@@ -86,6 +85,24 @@ export interface AuthenticRefreshToken {
 }
 
 /**
+ * A session sealed under a KEK this replica does not hold yet is a KEK rotation rolling out (see the README's
+ * runbook): the client's token is fine and another replica, or this one shortly, can open it. A 503 with
+ * Retry-After says so, and the error log names the KEK; any other failure to open is corruption, a 500.
+ */
+function openSecret(deps: Pick<AuthDeps, 'kek'>, session: Session): Buffer {
+  try {
+    return deps.kek.unseal(Buffer.from(session.secretSealed), sessionSecretContext(session.id));
+  } catch (err) {
+    if (!(err instanceof UnsealError) || err.code !== 'unknown_kek') throw err;
+    throw new ServiceUnavailableError('This session cannot be refreshed right now. Try again shortly.', {
+      code: 'kek_unavailable',
+      retryAfterSeconds: 5,
+      cause: err,
+    });
+  }
+}
+
+/**
  * Checks a presented refresh token without locking anything: shape, session, MAC. The caller can then
  * rate-limit per session before `rotateSession` takes the lock.
  */
@@ -98,7 +115,7 @@ export async function authenticateRefreshToken(
   if (!parts) throw invalidGrant();
   const session = await new SessionRepository(em).findById(parts.sessionId);
   if (!session) throw invalidGrant();
-  const secret = unseal(deps.kek, Buffer.from(session.secretSealed), secretAad(session.id));
+  const secret = openSecret(deps, session);
   if (!isAuthentic(secret, parts)) throw invalidGrant();
   return { sessionId: session.id, counter: parts.counter, secret };
 }

@@ -1,124 +1,207 @@
 /**
  * The limits on everything that guesses passwords or mints tokens, in PostgreSQL (rate-limiter-flexible's
- * Postgres store) so that they hold across replicas without another component.
+ * Postgres store) so that they hold across replicas. Every attempt is counted *before* the password is
+ * checked (one atomic consume per limit), so no burst, however concurrent, runs more checks than a limit
+ * allows; a success gives back what it took. IPv6 clients count by their /64, which one client controls.
  *
- * - login: N consecutive failures per (email, IP) block that pair for a while; M failures per IP per day
- *   block the IP; a success clears the pair's count.
- * - password checks on an authenticated account (change, delete): N consecutive failures per user.
- * - register: R attempts per IP per hour.  - refresh: F per session per minute.
+ * - per (email, client): N consecutive failures block the pair for a while; a success clears the count.
+ * - per account, across clients: a few checks per short window, then blocks that grow with the day's
+ *   failures up to a few minutes: guessing slows to a crawl, the owner waits minutes at worst, never days.
+ * - per client: failures per hour, sized for many people behind one NAT; the block ends with the hour.
+ * - password re-checks on a signed-in account, registrations per client, refreshes per session.
  */
 import { createHash } from 'node:crypto';
 import { TooManyRequestsError } from '@todo/platform/errors';
+import type { RateLimitReport } from '@todo/platform/http';
+import ipaddr from 'ipaddr.js';
 import type pg from 'pg';
+import { Counter, type Registry } from 'prom-client';
 import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
 
 export interface BruteForceLimits {
   loginMaxConsecutiveFailures: number;
   loginBlockSeconds: number;
-  loginMaxFailuresPerIpPerDay: number;
-  registerMaxPerIpPerHour: number;
+  loginAccountAttemptsPerWindow: number;
+  loginAccountWindowSeconds: number;
+  loginAccountMaxDelaySeconds: number;
+  loginMaxFailuresPerClientPerHour: number;
+  registerMaxPerClientPerHour: number;
   refreshMaxPerSessionPerMinute: number;
 }
 
+/** An attempt that passed the limits: settle it once the password check said yes or no. */
+export interface Attempt {
+  succeeded(): Promise<void>;
+  failed(): Promise<void>;
+}
+
 const TABLE = { storeType: 'pool', tableName: 'rate_limits', schemaName: 'auth', tableCreated: true } as const;
+const DAY = 24 * 3600;
 
 /** Emails are keys here, not data: store a digest. */
 const digest = (value: string) => createHash('sha256').update(value).digest('base64url').slice(0, 32);
 
-function refuse(res: RateLimiterRes | null, limit: number): void {
-  if (res !== null && res.consumedPoints >= limit) throw new TooManyRequestsError(res.msBeforeNext / 1000);
+/** The key of a client address: an IPv4 address as it is, an IPv6 address by its /64 (one subscriber's block). */
+function clientKey(ip: string): string {
+  if (!ipaddr.isValid(ip)) return ip;
+  const address = ipaddr.process(ip);
+  if (address.kind() === 'ipv4') return address.toString();
+  return `${(address as ipaddr.IPv6).toNormalizedString().split(':').slice(0, 4).join(':')}::/64`;
 }
 
-async function consumeOrRefuse(limiter: RateLimiterPostgres, key: string): Promise<RateLimiterRes> {
-  try {
-    return await limiter.consume(key);
-  } catch (err) {
-    if (err instanceof RateLimiterRes) throw new TooManyRequestsError(err.msBeforeNext / 1000);
-    throw err;
-  }
+interface Limit {
+  limiter: RateLimiterPostgres;
+  policy: string;
+  quota: number;
+  windowSeconds: number;
 }
 
 export class BruteForceGuard {
-  readonly #limits: BruteForceLimits;
-  readonly #consecutive: RateLimiterPostgres;
-  readonly #perIpDaily: RateLimiterPostgres;
-  readonly #register: RateLimiterPostgres;
-  readonly #refresh: RateLimiterPostgres;
+  readonly #settings: BruteForceLimits;
+  readonly #pair: Limit;
+  readonly #account: Limit;
+  readonly #accountFailures: RateLimiterPostgres;
+  readonly #client: Limit;
+  readonly #recheck: Limit;
+  readonly #register: Limit;
+  readonly #refresh: Limit;
+  readonly #checks: Counter<'kind'>;
 
-  constructor(pool: pg.Pool, limits: BruteForceLimits) {
-    this.#limits = limits;
-    const base = { ...TABLE, storeClient: pool };
-    // Counts live a day; reaching the limit replaces that with an explicit block (see #failed).
-    this.#consecutive = new RateLimiterPostgres({
-      ...base,
-      keyPrefix: 'consecutive',
-      points: limits.loginMaxConsecutiveFailures,
-      duration: 24 * 3600,
+  constructor(pool: pg.Pool, settings: BruteForceLimits, registry?: Registry) {
+    this.#settings = settings;
+    const limit = (keyPrefix: string, policy: string, quota: number, windowSeconds: number): Limit => ({
+      limiter: new RateLimiterPostgres({
+        ...TABLE,
+        storeClient: pool,
+        keyPrefix,
+        points: quota,
+        duration: windowSeconds,
+      }),
+      policy,
+      quota,
+      windowSeconds,
     });
-    this.#perIpDaily = new RateLimiterPostgres({
-      ...base,
-      keyPrefix: 'ip_day',
-      points: limits.loginMaxFailuresPerIpPerDay,
-      duration: 24 * 3600,
+    this.#pair = limit('pair', 'login-pair', settings.loginMaxConsecutiveFailures, DAY);
+    this.#account = limit(
+      'account',
+      'login-account',
+      settings.loginAccountAttemptsPerWindow,
+      settings.loginAccountWindowSeconds,
+    );
+    this.#accountFailures = new RateLimiterPostgres({
+      ...TABLE,
+      storeClient: pool,
+      keyPrefix: 'account_failures',
+      points: Number.MAX_SAFE_INTEGER,
+      duration: DAY,
     });
-    this.#register = new RateLimiterPostgres({
-      ...base,
-      keyPrefix: 'register',
-      points: limits.registerMaxPerIpPerHour,
-      duration: 3600,
-    });
-    this.#refresh = new RateLimiterPostgres({
-      ...base,
-      keyPrefix: 'refresh',
-      points: limits.refreshMaxPerSessionPerMinute,
-      duration: 60,
+    this.#client = limit('client', 'login-client', settings.loginMaxFailuresPerClientPerHour, 3600);
+    this.#recheck = limit('recheck', 'password-check', settings.loginMaxConsecutiveFailures, DAY);
+    this.#register = limit('register', 'register-client', settings.registerMaxPerClientPerHour, 3600);
+    this.#refresh = limit('refresh', 'refresh-session', settings.refreshMaxPerSessionPerMinute, 60);
+    this.#checks = new Counter({
+      name: 'auth_password_checks_total',
+      help: 'Password hashes checked (argon2 runs), by kind: login or re-check on a signed-in account.',
+      labelNames: ['kind'] as const,
+      registers: registry ? [registry] : [],
     });
   }
 
-  /** Throws 429 (with Retry-After) when this email from this IP, or this IP at all, may not try now. */
-  async beforeLogin(email: string, ip: string): Promise<void> {
-    const [pair, daily] = await Promise.all([
-      this.#consecutive.get(`login:${digest(email)}:${ip}`),
-      this.#perIpDaily.get(ip),
+  /** Counts a login attempt against every limit before the password is checked; 429 when one is used up. */
+  async loginAttempt(email: string, ip: string, report: RateLimitReport): Promise<Attempt> {
+    const pairKey = `${digest(email)}:${clientKey(ip)}`;
+    const accountKey = digest(email);
+    const taken = await this.#takeAll(report, [
+      [this.#pair, pairKey],
+      [this.#account, accountKey],
+      [this.#client, clientKey(ip)],
     ]);
-    refuse(pair, this.#limits.loginMaxConsecutiveFailures);
-    refuse(daily, this.#limits.loginMaxFailuresPerIpPerDay);
-  }
-
-  async loginFailed(email: string, ip: string): Promise<void> {
-    await Promise.all([this.#failed(`login:${digest(email)}:${ip}`), this.#perIpDaily.penalty(ip, 1)]);
-  }
-
-  async loginSucceeded(email: string, ip: string): Promise<void> {
-    await this.#consecutive.delete(`login:${digest(email)}:${ip}`);
+    this.#checks.inc({ kind: 'login' });
+    return {
+      succeeded: async () => {
+        // The pair's consecutive failures end; the account's and the client's counts get this attempt back.
+        await Promise.all([
+          this.#pair.limiter.delete(pairKey),
+          this.#give(this.#account, accountKey, taken),
+          this.#give(this.#client, clientKey(ip), taken),
+        ]);
+      },
+      failed: async () => {
+        await Promise.all([this.#blockWhenUsedUp(this.#pair, pairKey, taken), this.#slowDown(accountKey)]);
+      },
+    };
   }
 
   /** For password checks on a signed-in account (change password, delete account). */
-  async beforePasswordCheck(userId: string): Promise<void> {
-    refuse(await this.#consecutive.get(`user:${userId}`), this.#limits.loginMaxConsecutiveFailures);
+  async passwordCheckAttempt(userId: string, report: RateLimitReport): Promise<Attempt> {
+    const key = `user:${userId}`;
+    const taken = await this.#takeAll(report, [[this.#recheck, key]]);
+    this.#checks.inc({ kind: 'recheck' });
+    return {
+      succeeded: async () => {
+        await this.#recheck.limiter.delete(key);
+      },
+      failed: () => this.#blockWhenUsedUp(this.#recheck, key, taken),
+    };
   }
 
-  async passwordCheckFailed(userId: string): Promise<void> {
-    await this.#failed(`user:${userId}`);
+  async register(ip: string, report: RateLimitReport): Promise<void> {
+    await this.#takeAll(report, [[this.#register, clientKey(ip)]]);
   }
 
-  async passwordCheckSucceeded(userId: string): Promise<void> {
-    await this.#consecutive.delete(`user:${userId}`);
+  async refresh(sessionId: string, report: RateLimitReport): Promise<void> {
+    await this.#takeAll(report, [[this.#refresh, sessionId]]);
   }
 
-  async register(ip: string): Promise<void> {
-    await consumeOrRefuse(this.#register, ip);
-  }
-
-  async refresh(sessionId: string): Promise<void> {
-    await consumeOrRefuse(this.#refresh, sessionId);
-  }
-
-  /** Counts a failure; the one that reaches the limit turns the count into a block of fixed length. */
-  async #failed(key: string): Promise<void> {
-    const res = await this.#consecutive.penalty(key, 1);
-    if (res.consumedPoints >= this.#limits.loginMaxConsecutiveFailures) {
-      await this.#consecutive.block(key, this.#limits.loginBlockSeconds);
+  /**
+   * Takes one point from each limit, in order. When one is used up, gives back what was taken and answers
+   * 429 with the longest wait; either way the states go into the report.
+   */
+  async #takeAll(report: RateLimitReport, limits: [Limit, string][]): Promise<Map<Limit, RateLimiterRes>> {
+    const taken = new Map<Limit, RateLimiterRes>();
+    for (const [limit, key] of limits) {
+      try {
+        const res = await limit.limiter.consume(key);
+        taken.set(limit, res);
+        this.#report(report, limit, res);
+      } catch (err) {
+        if (!(err instanceof RateLimiterRes)) throw err;
+        this.#report(report, limit, err);
+        for (const [earlier, earlierKey] of limits.slice(0, taken.size)) await this.#give(earlier, earlierKey, taken);
+        throw new TooManyRequestsError(err.msBeforeNext / 1000);
+      }
     }
+    return taken;
+  }
+
+  #report(report: RateLimitReport, { policy, quota, windowSeconds }: Limit, res: RateLimiterRes): void {
+    report.record({
+      policy,
+      quota,
+      windowSeconds,
+      remaining: res.remainingPoints,
+      resetSeconds: res.msBeforeNext / 1000,
+    });
+  }
+
+  async #give(limit: Limit, key: string, taken: Map<Limit, RateLimiterRes>): Promise<void> {
+    if (taken.has(limit)) await limit.limiter.reward(key, 1);
+  }
+
+  /** The failure that used up a consecutive-failure limit turns it into a block of fixed length. */
+  async #blockWhenUsedUp(limit: Limit, key: string, taken: Map<Limit, RateLimiterRes>): Promise<void> {
+    const res = taken.get(limit);
+    if (res && res.consumedPoints >= limit.quota) await limit.limiter.block(key, this.#settings.loginBlockSeconds);
+  }
+
+  /** Each failure beyond the free attempts blocks the account for twice as long as the last, up to the cap. */
+  async #slowDown(accountKey: string): Promise<void> {
+    const failures = (await this.#accountFailures.penalty(accountKey, 1)).consumedPoints;
+    const beyond = failures - this.#settings.loginAccountAttemptsPerWindow;
+    if (beyond <= 0) return;
+    const seconds = Math.min(2 ** (beyond - 1), this.#settings.loginAccountMaxDelaySeconds);
+    // Never shorten what the window already holds: a short block must not hand out a fresh window early.
+    const current = await this.#account.limiter.get(accountKey);
+    await this.#account.limiter.block(accountKey, Math.max(seconds, (current?.msBeforeNext ?? 0) / 1000));
   }
 }

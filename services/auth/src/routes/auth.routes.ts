@@ -37,7 +37,7 @@ export function authRoutes(deps: AuthAppDeps, bearer: Middleware<AuthState>): Ro
 
   router.post('/register', async (ctx) => {
     const input = parseBody(registerBody, ctx.request.body);
-    const user = await registerUser(deps.auth, ctx.state.em, { ...input, ip: ctx.ip });
+    const user = await registerUser(deps.auth, ctx.state.em, { ...input, ip: ctx.ip, limits: ctx.state.limits });
     ctx.status = 201;
     ctx.set('Location', '/auth/me');
     ctx.body = user;
@@ -45,14 +45,17 @@ export function authRoutes(deps: AuthAppDeps, bearer: Middleware<AuthState>): Ro
 
   router.post('/login', async (ctx) => {
     const input = parseBody(loginBody, ctx.request.body);
-    const { tokens, user } = await logIn(deps.auth, ctx.state.em, { ...input, ip: ctx.ip });
+    const { tokens, user } = await logIn(deps.auth, ctx.state.em, { ...input, ip: ctx.ip, limits: ctx.state.limits });
     ctx.set('Cache-Control', 'no-store');
     ctx.body = tokenResponse(tokens, user);
   });
 
   router.post('/refresh', async (ctx) => {
     const input = parseBody(refreshBody, ctx.request.body);
-    const { tokens, user } = await refresh(deps.auth, ctx.state.em, { refreshToken: input.refresh_token });
+    const { tokens, user } = await refresh(deps.auth, ctx.state.em, {
+      refreshToken: input.refresh_token,
+      limits: ctx.state.limits,
+    });
     ctx.set('Cache-Control', 'no-store');
     ctx.body = tokenResponse(tokens, user);
   });

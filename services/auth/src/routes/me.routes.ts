@@ -21,13 +21,21 @@ export function meRoutes(deps: AuthAppDeps, bearer: Middleware<AuthState>): Rout
 
   router.put('/password', async (ctx) => {
     const input = parseBody(passwordChangeBody, ctx.request.body);
-    await changePassword(deps.auth, ctx.state.em, { ...input, principal: ctx.state.principal });
+    await changePassword(deps.auth, ctx.state.em, {
+      ...input,
+      principal: ctx.state.principal,
+      limits: ctx.state.limits,
+    });
     ctx.status = 204;
   });
 
   router.delete('/', async (ctx) => {
     const input = parseBody(deleteBody, ctx.request.body);
-    await deleteAccount(deps.auth, ctx.state.em, { ...input, principal: ctx.state.principal });
+    await deleteAccount(deps.auth, ctx.state.em, {
+      ...input,
+      principal: ctx.state.principal,
+      limits: ctx.state.limits,
+    });
     ctx.status = 204;
   });
 

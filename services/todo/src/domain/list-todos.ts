@@ -27,10 +27,33 @@ export interface TodoPage {
   nextCursor: string | null;
 }
 
+/**
+ * The sort key exactly as PostgreSQL prints a timestamptz (`2026-11-29 19:23:36.608+00`), or ±infinity for
+ * an undated todo; anything else was not written by this service and never reaches a query.
+ */
+const SORT_KEY = /^(-?infinity|\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2})?)$/;
+
+/** Well-formed is not enough: 2026-02-30 or 25:00 must not reach PostgreSQL either. */
+function isRealTimestamp(key: string): boolean {
+  if (key.endsWith('infinity')) return true;
+  const [date = '', time = ''] = key.split(' ');
+  const [year, month, day] = date.split('-').map(Number) as [number, number, number];
+  const [hours, minutes, seconds] = time.slice(0, 8).split(':').map(Number) as [number, number, number];
+  const at = new Date(Date.UTC(year, month - 1, day, hours, minutes, seconds));
+  return (
+    at.getUTCFullYear() === year &&
+    at.getUTCMonth() === month - 1 &&
+    at.getUTCDate() === day &&
+    at.getUTCHours() === hours &&
+    at.getUTCMinutes() === minutes &&
+    at.getUTCSeconds() === seconds
+  );
+}
+
 const cursorSchema = z.strictObject({
   v: z.literal(1),
-  f: z.string(),
-  k: z.string().max(64),
+  f: z.string().length(16),
+  k: z.string().regex(SORT_KEY),
   id: z.uuid(),
 });
 
@@ -60,7 +83,7 @@ function decodeCursor(cursor: string, request: ListRequest): KeysetPosition {
   }
   const parsed = cursorSchema.safeParse(decoded);
   if (!parsed.success || parsed.data.f !== fingerprint(request)) throw badCursor();
-  if (!/^-?infinity$/.test(parsed.data.k) && Number.isNaN(Date.parse(parsed.data.k))) throw badCursor();
+  if (!isRealTimestamp(parsed.data.k)) throw badCursor();
   return { key: parsed.data.k, id: parsed.data.id };
 }
 

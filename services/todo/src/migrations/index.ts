@@ -2,10 +2,12 @@ import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261126000000_initial } from './Migration20261126000000_initial.ts';
 import { Migration20261126020000_list_indexes_idempotency } from './Migration20261126020000_list_indexes_idempotency.ts';
 import { Migration20261129000000_outbox } from './Migration20261129000000_outbox.ts';
+import { Migration20261130000000_rate_limits } from './Migration20261130000000_rate_limits.ts';
 
 /** Every migration, in order. A new migration is added here as well as in its own file. */
 export const migrations: MigrationObject[] = [
   { name: 'Migration20261126000000_initial', class: Migration20261126000000_initial },
   { name: 'Migration20261126020000_list_indexes_idempotency', class: Migration20261126020000_list_indexes_idempotency },
   { name: 'Migration20261129000000_outbox', class: Migration20261129000000_outbox },
+  { name: 'Migration20261130000000_rate_limits', class: Migration20261130000000_rate_limits },
 ];

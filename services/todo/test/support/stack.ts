@@ -8,10 +8,12 @@ import { authService } from '@todo/auth-service/definition';
 import { buildAuthService } from '@todo/auth-service/service';
 import { loadConfig, migrationConfigSchema } from '@todo/platform/config';
 import { connectDatabase, type MikroORM } from '@todo/platform/db';
+import type { Logger } from '@todo/platform/logger';
 import { databaseOptions } from '@todo/platform/service';
 import {
   type Accounts,
   accountsOn,
+  capturedLogger,
   cloneDatabase,
   type HttpClient,
   startTestService,
@@ -51,6 +53,8 @@ export interface Stack {
   /** The todo API, every response checked against its OpenAPI document. */
   api: HttpClient;
   ops: HttpClient;
+  /** Every log line each service wrote, at trace level; empty unless started with `captureLogs`. */
+  logs: { auth: string[]; todo: string[] };
   stop(): Promise<void>;
 }
 
@@ -63,12 +67,15 @@ export interface StackOptions {
   nats?: TestNats;
   /** Defaults to a fresh unique namespace. */
   eventsNamespace?: string;
+  /** Keep every log line, down to trace, in `stack.logs` (otherwise the services log nowhere). */
+  captureLogs?: boolean;
 }
 
 interface Placement {
   database: TestDatabase;
   nats: TestNats;
   eventsNamespace: string;
+  logger?: Logger;
 }
 
 async function startAuthOf(place: Placement, env: Record<string, string> = {}) {
@@ -94,6 +101,9 @@ const startTodoOf = (place: Placement, auth: AuthService, env: Record<string, st
       AUTH_JWKS_URL: auth.jwksUrl,
       JWT_ISSUER: auth.config.JWT_ISSUER,
       JWT_AUDIENCE: auth.config.JWT_AUDIENCE,
+      // Stories fire hundreds of requests a minute as one user; the per-user limits have their own story.
+      RATE_LIMIT_READS_PER_MINUTE: '100000',
+      RATE_LIMIT_WRITES_PER_MINUTE: '100000',
       ...env,
     },
   });
@@ -104,14 +114,18 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     nats: options.nats ?? { url: inject('natsUrl') },
     eventsNamespace: options.eventsNamespace ?? uniqueName('ns'),
   };
-  const auth = await startAuthOf(place, options.authEnv);
-  const todo = await startTodoOf(place, auth, options.todoEnv);
+  const authLogs = capturedLogger('auth', 'trace');
+  const todoLogs = capturedLogger('todo', 'trace');
+  const logged = (logs: typeof authLogs) => (options.captureLogs ? { logger: logs.logger } : {});
+  const auth = await startAuthOf({ ...place, ...logged(authLogs) }, options.authEnv);
+  const todo = await startTodoOf({ ...place, ...logged(todoLogs) }, auth, options.todoEnv);
   return {
     auth,
     todo,
     todoConfig: todo.config,
     api: todo.http,
     ops: todo.ops,
+    logs: { auth: authLogs.raw, todo: todoLogs.raw },
     async stop() {
       await todo.stop();
       await auth.stop({ cleanUp: true });

@@ -1,0 +1,62 @@
+/**
+ * Per-user limits on the todo API, counted after authentication: reads in each replica's memory (a read
+ * costs one query; a shared counter would double it), writes in PostgreSQL (shared by every replica, like
+ * the writes themselves). A request over a limit is a 429 with Retry-After; every answer carries the IETF
+ * RateLimit headers.
+ */
+import type { AuthState } from '@todo/platform/auth';
+import { TooManyRequestsError } from '@todo/platform/errors';
+import type { RateLimitState } from '@todo/platform/http';
+import type { Middleware } from 'koa';
+import type pg from 'pg';
+import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
+
+export interface PerUserLimitSettings {
+  readsPerMinute: number;
+  writesPerMinute: number;
+}
+
+const READS = new Set(['GET', 'HEAD']);
+
+export function perUserLimits(pool: pg.Pool, settings: PerUserLimitSettings): Middleware<AuthState & RateLimitState> {
+  const reads = {
+    policy: 'reads',
+    quota: settings.readsPerMinute,
+    limiter: new RateLimiterMemory({ points: settings.readsPerMinute, duration: 60 }),
+  };
+  const writes = {
+    policy: 'writes',
+    quota: settings.writesPerMinute,
+    limiter: new RateLimiterPostgres({
+      storeClient: pool,
+      storeType: 'pool',
+      schemaName: 'todo',
+      tableName: 'rate_limits',
+      tableCreated: true,
+      keyPrefix: 'writes',
+      points: settings.writesPerMinute,
+      duration: 60,
+    }),
+  };
+  return async function perUserLimitsMiddleware(ctx, next) {
+    const { policy, quota, limiter } = READS.has(ctx.method) ? reads : writes;
+    let res: RateLimiterRes;
+    let refused = false;
+    try {
+      res = await limiter.consume(ctx.state.principal.userId);
+    } catch (err) {
+      if (!(err instanceof RateLimiterRes)) throw err;
+      res = err;
+      refused = true;
+    }
+    ctx.state.limits.record({
+      policy,
+      quota,
+      windowSeconds: 60,
+      remaining: res.remainingPoints,
+      resetSeconds: res.msBeforeNext / 1000,
+    });
+    if (refused) throw new TooManyRequestsError(res.msBeforeNext / 1000);
+    return next();
+  };
+}
