@@ -23,6 +23,10 @@ export async function withClient<T>(url: string, fn: (client: pg.Client) => Prom
   }
 }
 
+/** Runs one statement on the database at `url`; its rows. */
+export const query = (url: string, text: string, values: unknown[] = []): Promise<Record<string, unknown>[]> =>
+  withClient(url, async (client) => (await client.query(text, values)).rows);
+
 const admin = (serverUrl: string, sql: string) => withClient(withDatabase(serverUrl, 'postgres'), (c) => c.query(sql));
 
 export const uniqueName = (prefix: string): string =>

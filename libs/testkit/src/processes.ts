@@ -6,6 +6,22 @@
 import { execa, type Options, type ResultPromise } from 'execa';
 import { vi } from 'vitest';
 
+/**
+ * Runs a Node script to its end, as an operator runs a command (keys:rotate, keys:rewrap), with `env` over the
+ * test process's own and info-level logs: its exit code and everything it printed.
+ */
+export async function runScript(
+  script: string,
+  env: Record<string, string>,
+): Promise<{ code: number | undefined; output: string }> {
+  const result = await execa(process.execPath, [script], {
+    env: { ...env, LOG_LEVEL: 'info' },
+    all: true,
+    reject: false,
+  });
+  return { code: result.exitCode, output: result.all ?? '' };
+}
+
 export function ownedServer(
   file: string,
   args: string[],

@@ -16,8 +16,7 @@ import {
   type ServiceDefinition,
   startService,
 } from '@todo/platform/service';
-import pg from 'pg';
-import type { TestDatabase } from './databases.ts';
+import { query, type TestDatabase } from './databases.ts';
 import { provisionEvents } from './events.ts';
 import { type HttpClient, httpClient } from './http.ts';
 import { removeStreams } from './leftovers.ts';
@@ -103,15 +102,7 @@ export async function startTestService<C extends ServiceConfig, X>(
     ops: httpClient(service.ops.url),
     url: service.api.url,
     database,
-    async sql(text, values = []) {
-      const client = new pg.Client({ connectionString: database.url });
-      await client.connect();
-      try {
-        return (await client.query(text, values)).rows;
-      } finally {
-        await client.end();
-      }
-    },
+    sql: (text, values) => query(database.url, text, values),
     async stop({ cleanUp = false } = {}) {
       await service.stop();
       if (cleanUp) {

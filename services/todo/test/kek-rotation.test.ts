@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { authService } from '@todo/auth-service/definition';
@@ -7,6 +6,7 @@ import {
   accountsOn,
   cloneDatabase,
   removeStreams,
+  runScript,
   startTestService,
   type TestDatabase,
   uniqueName,
@@ -21,20 +21,7 @@ const newKek = () => randomBytes(32).toString('base64');
 /** The KEK id a sealed value of the current format carries: the first 8 bytes of the KEK's SHA-256. */
 const kekId = (kek: string) => createHash('sha256').update(Buffer.from(kek, 'base64')).digest().subarray(0, 8);
 
-function rewrap(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [REWRAP_CLI], { env: { ...process.env, ...env, LOG_LEVEL: 'info' } });
-    let output = '';
-    child.stdout.on('data', (d) => {
-      output += d;
-    });
-    child.stderr.on('data', (d) => {
-      output += d;
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, output }));
-  });
-}
+const rewrap = (env: Record<string, string>) => runScript(REWRAP_CLI, env);
 
 describe('rotating the KEK with live sessions logs nobody out', () => {
   const [oldKek, nextKek] = [newKek(), newKek()];

@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { runScript } from '@todo/testkit';
 import { decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startAuthReplica, startStack } from './support/stack.ts';
@@ -17,20 +17,7 @@ const TIMING = {
 /** The loop below refreshes one session about ten times a second: far above the production per-minute limit. */
 const REFRESH_LIMIT = { REFRESH_MAX_PER_SESSION_PER_MINUTE: '100000' };
 
-function rotateKeys(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [ROTATE_CLI], { env: { ...process.env, ...env, LOG_LEVEL: 'info' } });
-    let output = '';
-    child.stdout.on('data', (d) => {
-      output += d;
-    });
-    child.stderr.on('data', (d) => {
-      output += d;
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, output }));
-  });
-}
+const rotateKeys = (env: Record<string, string>) => runScript(ROTATE_CLI, env);
 
 describe('rotating the signing key while traffic runs rejects no valid token', () => {
   const kek = randomBytes(32).toString('base64');
@@ -59,7 +46,7 @@ describe('rotating the signing key while traffic runs rejects no valid token', (
     let refreshToken = user.refreshToken;
     const statuses: number[] = [];
     const kidsAccepted = new Set<string>();
-    let rotation: Promise<{ code: number | null; output: string }> | undefined;
+    let rotation: ReturnType<typeof rotateKeys> | undefined;
     let newKid: string | undefined;
 
     const started = Date.now();

@@ -3,7 +3,6 @@
  * on which the service is started, stopped and started again with another configuration (a KEK rotation),
  * its log lines captured, and its key commands run as an operator runs them.
  */
-import { spawn } from 'node:child_process';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '@todo/platform/logger';
@@ -11,13 +10,14 @@ import {
   type Accounts,
   accountsOn,
   cloneDatabase,
+  query,
   removeStreams,
+  runScript,
   startTestService,
   type TestDatabase,
   type TestService,
   uniqueName,
 } from '@todo/testkit';
-import pg from 'pg';
 import { inject } from 'vitest';
 import type { AuthConfig } from '../../src/config.ts';
 import { authService } from '../../src/definition.ts';
@@ -37,7 +37,7 @@ export interface AuthPlace {
   run(
     command: 'keys-rotate' | 'keys-rewrap',
     env: Record<string, string>,
-  ): Promise<{ code: number | null; output: string }>;
+  ): Promise<{ code: number | undefined; output: string }>;
   /** Drops the database and the namespace's streams. */
   remove(): Promise<void>;
 }
@@ -46,15 +46,7 @@ export async function authPlace(): Promise<AuthPlace> {
   const database = await cloneDatabase(inject('databaseServerUrl'), inject('databaseTemplate'));
   const nats = { url: inject('natsUrl') };
   const eventsNamespace = uniqueName('ns');
-  const sql = async (text: string, values: unknown[] = []) => {
-    const client = new pg.Client({ connectionString: database.url });
-    await client.connect();
-    try {
-      return (await client.query(text, values)).rows;
-    } finally {
-      await client.end();
-    }
-  };
+  const sql = (text: string, values?: unknown[]) => query(database.url, text, values);
   return {
     database,
     sql,
@@ -74,7 +66,7 @@ export async function authPlace(): Promise<AuthPlace> {
       return { ...auth, ...accountsOn(auth.http) };
     },
     run: (command, env) =>
-      runNode(fileURLToPath(new URL(`../../src/${command}.ts`, import.meta.url)), {
+      runScript(fileURLToPath(new URL(`../../src/${command}.ts`, import.meta.url)), {
         DATABASE_URL: database.url,
         ...env,
       }),
@@ -83,21 +75,6 @@ export async function authPlace(): Promise<AuthPlace> {
       await removeStreams(nats.url, eventsNamespace);
     },
   };
-}
-
-function runNode(script: string, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script], { env: { ...process.env, ...env, LOG_LEVEL: 'info' } });
-    let output = '';
-    child.stdout.on('data', (d) => {
-      output += d;
-    });
-    child.stderr.on('data', (d) => {
-      output += d;
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, output }));
-  });
 }
 
 /** A value as the first sealed format had it (version 1, no KEK id): what deployments from before KEK ids hold. */
