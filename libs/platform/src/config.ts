@@ -31,6 +31,19 @@ const optionalString = () =>
     .optional()
     .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
 
+/**
+ * An origin exactly as a browser sends it in `Origin`: http(s), lower-case host (punycode), no default port,
+ * no path. Anything else could never match, so it is refused rather than silently ignored.
+ */
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return ['http:', 'https:'].includes(url.protocol) && url.origin === value && !value.includes('*');
+  } catch {
+    return false;
+  }
+}
+
 /** Variables shared by both services. Each service extends this with its own. */
 export const env = {
   port: (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback),
@@ -109,6 +122,17 @@ export const baseConfigSchema = z.object({
     .string()
     .regex(/^\d+(b|kb|mb)$/i, 'must look like 256kb or 1mb')
     .default('256kb'),
+  // Browser apps on other origins that may call the API (CORS): exact origins, comma-separated; none by default.
+  CORS_ORIGINS: env.list('').superRefine((origins, ctx) => {
+    origins.forEach((origin, i) => {
+      if (!isOrigin(origin)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `entry ${i + 1} is not an origin: list each as scheme://host[:port] (http or https, lower case, no path or trailing slash, no default port, no wildcard)`,
+        });
+      }
+    });
+  }),
 });
 
 export type BaseConfig = z.infer<typeof baseConfigSchema>;

@@ -27,6 +27,32 @@ describe('configuration from the environment', () => {
     expect(message).toContain('SECRET is required');
   });
 
+  it('reads CORS_ORIGINS as exact origins, none by default, and refuses an entry no browser would send', () => {
+    const secret = { SECRET: 'long enough' };
+    expect(loadConfig(schema, secret).CORS_ORIGINS).toEqual([]);
+    expect(loadConfig(schema, { ...secret, CORS_ORIGINS: '' }).CORS_ORIGINS).toEqual([]);
+    expect(
+      loadConfig(schema, { ...secret, CORS_ORIGINS: 'https://app.example.com, http://localhost:5173,' }).CORS_ORIGINS,
+    ).toEqual(['https://app.example.com', 'http://localhost:5173']);
+    const refused = [
+      '*',
+      'https://*.example.com',
+      'null',
+      'app.example.com',
+      'ftp://app.example.com',
+      'https://app.example.com/',
+      'https://app.example.com/app',
+      'https://App.Example.com',
+      'https://app.example.com:443',
+      'https://user@app.example.com',
+    ];
+    for (const entry of refused) {
+      expect(() => loadConfig(schema, { ...secret, CORS_ORIGINS: `https://ok.example.com,${entry}` }), entry).toThrow(
+        /^Invalid configuration: CORS_ORIGINS entry 2 is not an origin/,
+      );
+    }
+  });
+
   it('reads booleans strictly', () => {
     expect(loadConfig(schema, { SECRET: 'long enough', TRUST_PROXY_HOPS: '2' }).TRUST_PROXY_HOPS).toBe(2);
     expect(() => loadConfig(schema, { SECRET: 'long enough', TRUST_PROXY_HOPS: 'yes' })).toThrow(/TRUST_PROXY_HOPS/);

@@ -1,8 +1,10 @@
+// The API types the stories name (the services' tests reach @todo/client through testkit).
+export type { Todo, TodoCreate, TodoListQuery, TodoPatch, TokenResponse } from '@todo/client';
 export { entityMismatches, expectSchemaToMatchSpec } from './database-spec.ts';
 export { cloneDatabase, query, type TestDatabase, uniqueName } from './databases.ts';
 export { provisionEvents, publishRaw, readStream, type StoredMessage } from './events.ts';
 export { setUpIntegrationProject } from './global-setup.ts';
-export { type HttpClient, httpClient, type TestResponse } from './http.ts';
+export { bearer, dataOf, type HttpClient, httpClient, type TestResponse } from './http.ts';
 export { removeStreams } from './leftovers.ts';
 export { startNatsServer, type TestNatsServer } from './nats-server.ts';
 export { ContractViolationError, openApiContract } from './openapi.ts';
@@ -17,6 +19,5 @@ export {
   type TestNats,
   type TestService,
   type TestUser,
-  type TokenResponse,
   testLogger,
 } from './services.ts';

@@ -1,10 +1,18 @@
 /**
  * A real service in-process for black-box tests, from its description: configuration for tests (ephemeral
  * ports, the given database and NATS), its streams and durable consumers created as the setup step does,
- * the service itself, and HTTP clients (the API's held to its OpenAPI document). Plus a user's account on
- * the auth API, which every story about the platform starts with.
+ * the service itself, and clients of its API (the typed one and the raw one, both held to its OpenAPI
+ * document). Plus a user's account on the auth API, which every story about the platform starts with.
  */
 import { randomUUID } from 'node:crypto';
+import {
+  type AuthClient,
+  type ClientOptions,
+  createAuthClient,
+  createTodoClient,
+  type TodoClient,
+  type TokenResponse,
+} from '@todo/client';
 import { loadConfig, migrationConfigSchema } from '@todo/platform/config';
 import { migrateDatabase } from '@todo/platform/db';
 import { createLogger, type Logger } from '@todo/platform/logger';
@@ -18,7 +26,7 @@ import {
 } from '@todo/platform/service';
 import { query, type TestDatabase } from './databases.ts';
 import { provisionEvents } from './events.ts';
-import { type HttpClient, httpClient } from './http.ts';
+import { checkedFetch, type HttpClient, httpClient } from './http.ts';
 import { removeStreams } from './leftovers.ts';
 import { openApiContract } from './openapi.ts';
 
@@ -54,7 +62,20 @@ export interface TestNats {
   admin?: { user: string; pass: string };
 }
 
-export interface TestServiceOptions {
+/** The typed client (`@todo/client`) of each API, by the name of the service that serves it. */
+interface TypedClients {
+  auth: AuthClient;
+  todo: TodoClient;
+}
+type Api = keyof TypedClients;
+const typedClients: { [A in Api]: (baseUrl: string, options: ClientOptions) => TypedClients[A] } = {
+  auth: createAuthClient,
+  todo: createTodoClient,
+};
+
+export interface TestServiceOptions<A extends Api> {
+  /** Which API the service serves, so which typed client `TestService.client` is. */
+  api: A;
   database: TestDatabase;
   nats: TestNats;
   eventsNamespace: string;
@@ -64,10 +85,12 @@ export interface TestServiceOptions {
   logger?: Logger;
 }
 
-export interface TestService<C, X> {
+export interface TestService<C, X, A extends Api> {
   config: Readonly<C>;
   service: RunningService<X>;
-  /** The API, every response checked against the service's OpenAPI document. */
+  /** The API through its typed client, every response checked against the service's OpenAPI document. */
+  client: TypedClients[A];
+  /** The API untyped, for the requests no typed client can send; every response checked as `client`'s. */
   http: HttpClient;
   ops: HttpClient;
   url: string;
@@ -78,11 +101,11 @@ export interface TestService<C, X> {
   stop(options?: { cleanUp?: boolean }): Promise<void>;
 }
 
-export async function startTestService<C extends ServiceConfig, X>(
+export async function startTestService<C extends ServiceConfig, X, A extends Api>(
   definition: ServiceDefinition<C>,
   build: ServiceBuilder<C, X>,
-  { database, nats, eventsNamespace, env = {}, logger }: TestServiceOptions,
-): Promise<TestService<C, X>> {
+  { api, database, nats, eventsNamespace, env = {}, logger }: TestServiceOptions<A>,
+): Promise<TestService<C, X, A>> {
   const config = loadConfig(definition.config, {
     NODE_ENV: 'test',
     HOST: '127.0.0.1',
@@ -95,10 +118,12 @@ export async function startTestService<C extends ServiceConfig, X>(
   });
   await provisionEvents(nats.url, definition.events(eventsNamespace), nats.admin);
   const service = await startService(definition, build, config, logger ?? testLogger(definition.name));
+  const contract = openApiContract(definition.docs.api);
   return {
     config,
     service,
-    http: httpClient(service.api.url, { contract: openApiContract(definition.docs.api) }),
+    client: typedClients[api](service.api.url, { fetch: checkedFetch(contract), redirect: 'manual' }),
+    http: httpClient(service.api.url, { contract }),
     ops: httpClient(service.ops.url),
     url: service.api.url,
     database,
@@ -121,15 +146,6 @@ export interface TestUser {
   refreshToken: string;
 }
 
-export interface TokenResponse {
-  access_token: string;
-  token_type: 'Bearer';
-  expires_in: number;
-  refresh_token: string;
-  refresh_expires_in: number;
-  user: { id: string; email: string; name: string | null; createdAt: string };
-}
-
 export interface Accounts {
   /** Registers a fresh user and logs in. */
   newUser(overrides?: { email?: string; password?: string; name?: string }): Promise<TestUser>;
@@ -137,27 +153,29 @@ export interface Accounts {
   logIn(email: string, password: string): Promise<TokenResponse>;
 }
 
-/** Accounts on the auth API behind `http`. */
-export function accountsOn(http: HttpClient): Accounts {
+/** Accounts on the auth API behind `auth`. */
+export function accountsOn(auth: AuthClient): Accounts {
   async function logIn(email: string, password: string): Promise<TokenResponse> {
-    const login = await http.post<TokenResponse>('/auth/login', { email, password });
-    if (login.status !== 200) throw new Error(`login failed: ${login.status} ${login.text}`);
-    return login.body;
+    const login = await auth.POST('/auth/login', { body: { email, password } });
+    if (login.response.status !== 200 || !login.data) {
+      throw new Error(`login failed: ${login.response.status} ${JSON.stringify(login.error)}`);
+    }
+    return login.data;
   }
   return {
     logIn,
     async newUser(overrides = {}) {
       const email = overrides.email ?? `user-${randomUUID()}@example.com`;
       const password = overrides.password ?? `pw-${randomUUID()}`;
-      const registered = await http.post<{ id: string }>('/auth/register', {
-        email,
-        password,
-        ...(overrides.name ? { name: overrides.name } : {}),
+      const registered = await auth.POST('/auth/register', {
+        body: { email, password, ...(overrides.name ? { name: overrides.name } : {}) },
       });
-      if (registered.status !== 201) throw new Error(`register failed: ${registered.status} ${registered.text}`);
+      if (registered.response.status !== 201 || !registered.data) {
+        throw new Error(`register failed: ${registered.response.status} ${JSON.stringify(registered.error)}`);
+      }
       const login = await logIn(email, password);
       return {
-        id: registered.body.id,
+        id: registered.data.id,
         email,
         password,
         accessToken: login.access_token,

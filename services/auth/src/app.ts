@@ -3,6 +3,7 @@ import { requireAccessToken } from '@todo/platform/auth';
 import { requestScopedEntityManager } from '@todo/platform/db';
 import {
   apiSecurityHeaders,
+  cors,
   jsonBody,
   problemDetails,
   rateLimitHeaders,
@@ -13,6 +14,7 @@ import Koa from 'koa';
 import type { AuthAppDeps, AuthContextState } from './context.ts';
 import { authRoutes } from './routes/auth.routes.ts';
 import { meRoutes } from './routes/me.routes.ts';
+import { oauthRoutes } from './routes/oauth.routes.ts';
 import { wellKnownRoutes } from './routes/well-known.routes.ts';
 
 export function createApp(deps: AuthAppDeps): Koa<AuthContextState> {
@@ -24,14 +26,20 @@ export function createApp(deps: AuthAppDeps): Koa<AuthContextState> {
     audience: deps.config.JWT_AUDIENCE,
     realm: 'auth',
   });
+  const oauth = oauthRoutes(deps);
   const routers = [authRoutes(deps, bearer), meRoutes(deps, bearer), wellKnownRoutes(deps)];
 
   app.use(requestContext(deps.logger, deps.metrics));
   app.use(apiSecurityHeaders());
   app.use(rateLimitHeaders());
+  // Before the error sink and any authentication: preflights need no token, problems stay readable cross-origin.
+  app.use(cors(deps.config.CORS_ORIGINS));
   app.use(problemDetails());
-  app.use(jsonBody(deps.config.BODY_LIMIT));
   app.use(requestScopedEntityManager(deps.orm));
+  // The OAuth endpoints read forms and answer RFC 6749 errors (their router does both), so they come before JSON.
+  app.use(oauth.routes());
+  app.use(oauth.allowedMethods());
+  app.use(jsonBody(deps.config.BODY_LIMIT));
   for (const router of routers) {
     app.use(router.routes());
     app.use(router.allowedMethods());

@@ -1,3 +1,4 @@
+import { bearer } from '@todo/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type AuthHarness, startAuth } from './support/harness.ts';
 
@@ -21,77 +22,79 @@ describe('password guessing is limited before any password is checked', () => {
   afterAll(() => auth?.stop());
 
   const login = (email: string, password: string, client = '198.51.100.7') =>
-    auth.http.post('/auth/login', { email, password }, from(client));
+    auth.client.POST('/auth/login', { body: { email, password }, ...from(client) });
 
   it('200 concurrent wrong passwords for one email from one client run at most 10 password checks; the rest are 429', async () => {
     const user = await auth.newUser();
     const before = await passwordChecks(auth);
     const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => login(user.email, `wrong ${i}`)));
-    const statuses = answers.map((a) => a.status);
+    const statuses = answers.map((a) => a.response.status);
     expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(10);
     expect(statuses.filter((s) => s !== 401 && s !== 429)).toEqual([]);
     expect((await passwordChecks(auth)) - before).toBeLessThanOrEqual(10);
-    const refused = answers.find((a) => a.status === 429);
+    const refused = answers.find((a) => a.response.status === 429)?.response;
     expect(Number(refused?.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(refused?.headers.get('ratelimit-policy')).toContain('"login-pair";q=10');
     // Even the right password waits for the block to end.
-    expect((await login(user.email, user.password)).status).toBe(429);
+    expect((await login(user.email, user.password)).response.status).toBe(429);
   });
 
   it('the block is per email and client: the same account from another client, and another account, still log in', async () => {
     const user = await auth.newUser();
     for (let i = 0; i < 10; i++) await login(user.email, `wrong ${i}`);
-    expect((await login(user.email, user.password, '198.51.100.8')).status).toBe(200);
+    expect((await login(user.email, user.password, '198.51.100.8')).response.status).toBe(200);
     const other = await auth.newUser();
-    expect((await login(other.email, other.password)).status).toBe(200);
+    expect((await login(other.email, other.password)).response.status).toBe(200);
   });
 
   it('a successful login resets the count of consecutive failures, and answers with the RateLimit headers', async () => {
     const user = await auth.newUser();
-    for (let i = 0; i < 9; i++) expect((await login(user.email, 'wrong wrong wrong')).status).toBe(401);
+    for (let i = 0; i < 9; i++) expect((await login(user.email, 'wrong wrong wrong')).response.status).toBe(401);
     const ok = await login(user.email, user.password);
-    expect(ok.status).toBe(200);
-    expect(ok.headers.get('ratelimit-policy')).toMatch(
+    expect(ok.response.status).toBe(200);
+    expect(ok.response.headers.get('ratelimit-policy')).toMatch(
       /"login-pair";q=10;w=\d+, "login-account";q=1000;w=60, "login-client";q=200;w=3600/,
     );
-    expect(ok.headers.get('ratelimit')).toMatch(/"login-pair";r=\d+;t=\d+/);
-    for (let i = 0; i < 9; i++) expect((await login(user.email, 'wrong wrong wrong')).status).toBe(401);
-    expect((await login(user.email, user.password)).status).toBe(200);
+    expect(ok.response.headers.get('ratelimit')).toMatch(/"login-pair";r=\d+;t=\d+/);
+    for (let i = 0; i < 9; i++) expect((await login(user.email, 'wrong wrong wrong')).response.status).toBe(401);
+    expect((await login(user.email, user.password)).response.status).toBe(200);
   });
 
   it('an IPv6 client counts by its /64: another address in it is the same client, another /64 is not', async () => {
     const user = await auth.newUser();
     for (let i = 0; i < 10; i++) await login(user.email, `wrong ${i}`, `2001:db8:1:2::${i + 1}`);
-    expect((await login(user.email, user.password, '2001:db8:1:2:ffff::1')).status).toBe(429);
-    expect((await login(user.email, user.password, '2001:db8:1:3::1')).status).toBe(200);
+    expect((await login(user.email, user.password, '2001:db8:1:2:ffff::1')).response.status).toBe(429);
+    expect((await login(user.email, user.password, '2001:db8:1:3::1')).response.status).toBe(200);
   });
 
   it('behind one trusted proxy, addresses a client writes into X-Forwarded-For itself do not make it a new client', async () => {
     const user = await auth.newUser();
     // The proxy appends the address it saw (the last entry); whatever is left of it came from the client.
     for (let i = 0; i < 10; i++) await login(user.email, `wrong ${i}`, `10.0.0.${i}, 198.51.100.20`);
-    expect((await login(user.email, user.password, '10.9.9.9, 198.51.100.20')).status).toBe(429);
-    expect((await login(user.email, user.password, '198.51.100.20, 198.51.100.21')).status).toBe(200);
+    expect((await login(user.email, user.password, '10.9.9.9, 198.51.100.20')).response.status).toBe(429);
+    expect((await login(user.email, user.password, '198.51.100.20, 198.51.100.21')).response.status).toBe(200);
   });
 
   it('unknown emails count the same as wrong passwords, so probing for accounts is limited too', async () => {
     for (let i = 0; i < 10; i++) await login('ghost@example.com', `guess ${i}`);
-    expect((await login('ghost@example.com', 'guess')).status).toBe(429);
+    expect((await login('ghost@example.com', 'guess')).response.status).toBe(429);
   });
 
   it('ten wrong current passwords on a signed-in account block further password checks', async () => {
     const user = await auth.newUser();
     for (let i = 0; i < 10; i++) {
-      const res = await auth.http.put(
-        '/auth/me/password',
-        { currentPassword: `wrong ${i}`, newPassword: 'another long passphrase' },
-        { token: user.accessToken },
-      );
-      expect(res.status).toBe(403);
+      const res = await auth.client.PUT('/auth/me/password', {
+        body: { currentPassword: `wrong ${i}`, newPassword: 'another long passphrase' },
+        headers: bearer(user.accessToken),
+      });
+      expect(res.response.status).toBe(403);
     }
-    const blocked = await auth.http.delete('/auth/me', { token: user.accessToken, body: { password: user.password } });
-    expect(blocked.status).toBe(429);
-    expect(blocked.headers.get('ratelimit-policy')).toContain('"password-check"');
+    const blocked = await auth.client.DELETE('/auth/me', {
+      body: { password: user.password },
+      headers: bearer(user.accessToken),
+    });
+    expect(blocked.response.status).toBe(429);
+    expect(blocked.response.headers.get('ratelimit-policy')).toContain('"password-check"');
   });
 });
 
@@ -114,9 +117,12 @@ describe('guessing one account from many clients slows down, and its owner gets 
     const before = await passwordChecks(auth);
     const answers = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
-        auth.http.post('/auth/login', { email: user.email, password: `guess ${i}` }, from(`203.0.113.${i + 1}`)),
+        auth.client.POST('/auth/login', {
+          body: { email: user.email, password: `guess ${i}` },
+          ...from(`203.0.113.${i + 1}`),
+        }),
       ),
-    );
+    ).then((all) => all.map((a) => a.response));
     expect(answers.filter((a) => a.status === 401).length).toBeLessThanOrEqual(5);
     expect(answers.filter((a) => a.status === 429).length).toBeGreaterThanOrEqual(45);
     expect((await passwordChecks(auth)) - before).toBeLessThanOrEqual(5);
@@ -125,12 +131,11 @@ describe('guessing one account from many clients slows down, and its owner gets 
 
     await vi.waitFor(
       async () => {
-        const res = await auth.http.post(
-          '/auth/login',
-          { email: user.email, password: user.password },
-          from('192.0.2.99'),
-        );
-        expect(res.status).toBe(200);
+        const res = await auth.client.POST('/auth/login', {
+          body: { email: user.email, password: user.password },
+          ...from('192.0.2.99'),
+        });
+        expect(res.response.status).toBe(200);
       },
       { timeout: 10_000, interval: 500 },
     );
@@ -152,47 +157,35 @@ describe('per-client limits are sized for many people behind one address', () =>
   afterAll(() => auth?.stop());
 
   it('a client that fails too often is refused for every email until the hour ends; other clients are not', async () => {
-    for (let i = 0; i < 5; i++) {
-      await auth.http.post(
-        '/auth/login',
-        { email: `nobody-${i}@example.com`, password: 'guess' },
-        from('198.51.100.50'),
-      );
-    }
-    const res = await auth.http.post(
-      '/auth/login',
-      { email: 'someone@example.com', password: 'guess' },
-      from('198.51.100.50'),
-    );
-    expect(res.status).toBe(429);
-    expect(Number(res.headers.get('retry-after'))).toBeLessThanOrEqual(3600);
-    const elsewhere = await auth.http.post(
-      '/auth/login',
-      { email: 'someone@example.com', password: 'guess' },
-      from('198.51.100.51'),
-    );
-    expect(elsewhere.status).toBe(401);
+    const login = (email: string, client: string) =>
+      auth.client.POST('/auth/login', { body: { email, password: 'guess' }, ...from(client) });
+    for (let i = 0; i < 5; i++) await login(`nobody-${i}@example.com`, '198.51.100.50');
+    const res = await login('someone@example.com', '198.51.100.50');
+    expect(res.response.status).toBe(429);
+    expect(Number(res.response.headers.get('retry-after'))).toBeLessThanOrEqual(3600);
+    const elsewhere = await login('someone@example.com', '198.51.100.51');
+    expect(elsewhere.response.status).toBe(401);
   });
 
   it('successful logins do not count against the client', async () => {
     const user = await auth.newUser();
     for (let i = 0; i < 8; i++) {
-      expect(
-        (await auth.http.post('/auth/login', { email: user.email, password: user.password }, from('198.51.100.60')))
-          .status,
-      ).toBe(200);
+      const res = await auth.client.POST('/auth/login', {
+        body: { email: user.email, password: user.password },
+        ...from('198.51.100.60'),
+      });
+      expect(res.response.status).toBe(200);
     }
   });
 
   it('registrations per client are limited', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) {
-      const res = await auth.http.post(
-        '/auth/register',
-        { email: `reg-${i}-${Date.now()}@example.com`, password: 'a long enough password' },
-        from('198.51.100.70'),
-      );
-      statuses.push(res.status);
+      const res = await auth.client.POST('/auth/register', {
+        body: { email: `reg-${i}-${Date.now()}@example.com`, password: 'a long enough password' },
+        ...from('198.51.100.70'),
+      });
+      statuses.push(res.response.status);
     }
     expect(statuses).toEqual([201, 201, 201, 429]);
   });
@@ -202,9 +195,9 @@ describe('per-client limits are sized for many people behind one address', () =>
     let token = user.refreshToken;
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) {
-      const res = await auth.http.post<{ refresh_token: string }>('/auth/refresh', { refresh_token: token });
-      statuses.push(res.status);
-      if (res.status === 200) token = res.body.refresh_token;
+      const res = await auth.client.POST('/auth/refresh', { body: { refresh_token: token } });
+      statuses.push(res.response.status);
+      if (res.data) token = res.data.refresh_token;
     }
     expect(statuses).toEqual([200, 200, 200, 429]);
   });
@@ -230,10 +223,12 @@ describe('the limits hold across replicas', () => {
     const user = await first.newUser();
     for (let i = 0; i < 10; i++) {
       const replica = i % 2 === 0 ? first : second;
-      expect((await replica.http.post('/auth/login', { email: user.email, password: `wrong ${i}` })).status).toBe(401);
+      const res = await replica.client.POST('/auth/login', { body: { email: user.email, password: `wrong ${i}` } });
+      expect(res.response.status).toBe(401);
     }
     for (const replica of [first, second]) {
-      expect((await replica.http.post('/auth/login', { email: user.email, password: user.password })).status).toBe(429);
+      const res = await replica.client.POST('/auth/login', { body: { email: user.email, password: user.password } });
+      expect(res.response.status).toBe(429);
     }
   });
 });

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { bearer } from '@todo/testkit';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KekRing, sessionSecretContext } from '../src/keys/key-encryption.ts';
@@ -21,7 +22,8 @@ const sealedWith = (values: Map<string, Buffer>) =>
   [...values.values()].map((v) => (v[0] === 2 ? v.subarray(1, 9).toString('hex') : `v${v[0]}`));
 
 const refresh = (auth: AuthService, refreshToken: string) =>
-  auth.http.post<{ access_token: string; refresh_token: string }>('/auth/refresh', { refresh_token: refreshToken });
+  auth.client.POST('/auth/refresh', { body: { refresh_token: refreshToken } });
+const me = (auth: AuthService, accessToken: string) => auth.client.GET('/auth/me', { headers: bearer(accessToken) });
 
 describe('a rolling KEK rotation', () => {
   const [a, b] = [newKek(), newKek()];
@@ -47,11 +49,11 @@ describe('a rolling KEK rotation', () => {
       const sealed = sealedByB?.secret_sealed as Buffer | undefined;
       expect(sealed?.subarray(0, 9).toString('hex')).toBe(`02${kekId(b).toString('hex')}`);
 
-      expect((await refresh(learning, onSwapped.refresh_token)).status).toBe(200);
-      expect((await refresh(swapped, ann.refreshToken)).status).toBe(200);
+      expect((await refresh(learning, onSwapped.refresh_token)).response.status).toBe(200);
+      expect((await refresh(swapped, ann.refreshToken)).response.status).toBe(200);
       for (const replica of [learning, swapped]) {
-        expect((await replica.http.get('/auth/me', { token: ann.accessToken })).status).toBe(200);
-        expect((await replica.http.get('/auth/me', { token: onSwapped.access_token })).status).toBe(200);
+        expect((await me(replica, ann.accessToken)).response.status).toBe(200);
+        expect((await me(replica, onSwapped.access_token)).response.status).toBe(200);
       }
     } finally {
       await learning.stop();
@@ -65,11 +67,11 @@ describe('a rolling KEK rotation', () => {
     try {
       const bob = await updated.newUser();
       const refused = await refresh(old, bob.refreshToken);
-      expect(refused.status).toBe(503);
-      expect(refused.body).toMatchObject({ type: 'tag:todo-platform,2026:problems/kek-unavailable' });
-      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(refused.response.status).toBe(503);
+      expect(refused.error).toMatchObject({ type: 'tag:todo-platform,2026:problems/kek-unavailable' });
+      expect(Number(refused.response.headers.get('retry-after'))).toBeGreaterThan(0);
       // The token was not spent: the updated replica refreshes it as if nothing happened.
-      expect((await refresh(updated, bob.refreshToken)).status).toBe(200);
+      expect((await refresh(updated, bob.refreshToken)).response.status).toBe(200);
     } finally {
       await old.stop();
       await updated.stop();
@@ -139,8 +141,8 @@ describe('the rewrap command', () => {
 
       const after = await fresh.start({ AUTH_KEK: a });
       try {
-        expect((await refresh(after, ann.refreshToken)).status).toBe(200);
-        expect((await after.http.get('/auth/me', { token: ann.accessToken })).status).toBe(200);
+        expect((await refresh(after, ann.refreshToken)).response.status).toBe(200);
+        expect((await me(after, ann.accessToken)).response.status).toBe(200);
       } finally {
         await after.stop();
       }

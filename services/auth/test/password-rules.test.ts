@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { hash, type Options, verify } from '@node-rs/argon2';
 import { loadConfig } from '@todo/platform/config';
+import { bearer } from '@todo/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authService } from '../src/definition.ts';
 import { type AuthHarness, startAuth } from './support/harness.ts';
@@ -24,46 +25,48 @@ describe('a password is the same however the keyboard composes it', () => {
   // …and as a letter followed by a combining accent, as some keyboards and pasted text do.
   const decomposed = composed.normalize('NFD');
 
-  const register = (email: string, password: string) => auth.http.post('/auth/register', { email, password });
-  const logIn = (email: string, password: string) => auth.http.post('/auth/login', { email, password });
+  const register = (email: string, password: string) =>
+    auth.client.POST('/auth/register', { body: { email, password } });
+  const logIn = (email: string, password: string) => auth.client.POST('/auth/login', { body: { email, password } });
 
   it('registered with composed accents, it logs in typed with combining ones', async () => {
     expect(decomposed).not.toBe(composed);
     const email = newEmail();
-    expect((await register(email, composed)).status).toBe(201);
-    expect((await logIn(email, decomposed)).status).toBe(200);
-    expect((await logIn(email, composed)).status).toBe(200);
+    expect((await register(email, composed)).response.status).toBe(201);
+    expect((await logIn(email, decomposed)).response.status).toBe(200);
+    expect((await logIn(email, composed)).response.status).toBe(200);
   });
 
   it('registered with combining accents, it logs in typed with composed ones', async () => {
     const email = newEmail();
-    expect((await register(email, decomposed)).status).toBe(201);
-    expect((await logIn(email, composed)).status).toBe(200);
-    expect((await logIn(email, decomposed)).status).toBe(200);
+    expect((await register(email, decomposed)).response.status).toBe(201);
+    expect((await logIn(email, composed)).response.status).toBe(200);
+    expect((await logIn(email, decomposed)).response.status).toBe(200);
   });
 
   it('the password that confirms a change or a deletion may be typed either way too', async () => {
     const user = await auth.newUser({ password: composed });
-    const changed = await auth.http.put(
-      '/auth/me/password',
-      { currentPassword: decomposed, newPassword: 'a new crème brûlée'.normalize('NFD') },
-      { token: user.accessToken },
-    );
-    expect(changed.status).toBe(204);
-    const deleted = await auth.http.delete('/auth/me', {
-      token: user.accessToken,
-      body: { password: 'a new crème brûlée' },
+    const changed = await auth.client.PUT('/auth/me/password', {
+      body: { currentPassword: decomposed, newPassword: 'a new crème brûlée'.normalize('NFD') },
+      headers: bearer(user.accessToken),
     });
-    expect(deleted.status).toBe(204);
+    expect(changed.response.status).toBe(204);
+    const deleted = await auth.client.DELETE('/auth/me', {
+      body: { password: 'a new crème brûlée' },
+      headers: bearer(user.accessToken),
+    });
+    expect(deleted.response.status).toBe(204);
   });
 
   it('length is counted after normalising: 11 accented letters are too short, however they are typed', async () => {
-    const res = await auth.http.post<{ errors: { pointer: string; detail: string }[] }>('/auth/register', {
-      email: newEmail(),
-      password: 'é'.repeat(11).normalize('NFD'), // 22 code points as sent, 11 as the user sees them
+    const res = await auth.client.POST('/auth/register', {
+      body: {
+        email: newEmail(),
+        password: 'é'.repeat(11).normalize('NFD'), // 22 code points as sent, 11 as the user sees them
+      },
     });
-    expect(res.status).toBe(422);
-    expect(res.body.errors).toEqual([{ pointer: '/password', detail: 'Must be at least 12 characters long.' }]);
+    expect(res.response.status).toBe(422);
+    expect(res.error?.errors).toEqual([{ pointer: '/password', detail: 'Must be at least 12 characters long.' }]);
   });
 });
 
@@ -93,28 +96,33 @@ describe('a user whose password was hashed before passwords were normalised', ()
     const user = await legacyUser(asFirstTyped);
     expect(await verify(user.legacy, asFirstTyped.normalize('NFKC'))).toBe(false);
 
-    const login = await auth.http.post('/auth/login', { email: user.email, password: asFirstTyped });
-    expect(login.status).toBe(200);
+    const login = await auth.client.POST('/auth/login', { body: { email: user.email, password: asFirstTyped } });
+    expect(login.response.status).toBe(200);
 
     const upgraded = await storedHash(user.id);
     expect(upgraded).not.toBe(user.legacy);
     expect(await verify(upgraded, asFirstTyped.normalize('NFKC'))).toBe(true);
     // Now either form works, and a login with the upgraded hash leaves it alone.
     const composed = asFirstTyped.normalize('NFC');
-    expect((await auth.http.post('/auth/login', { email: user.email, password: composed })).status).toBe(200);
+    expect(
+      (await auth.client.POST('/auth/login', { body: { email: user.email, password: composed } })).response.status,
+    ).toBe(200);
     expect(await storedHash(user.id)).toBe(upgraded);
   });
 
   it('a wrong password is still a 401, and the stored hash stays as it was', async () => {
     const user = await legacyUser(asFirstTyped);
-    const login = await auth.http.post('/auth/login', { email: user.email, password: 'Zurich in the rain, 1984' });
-    expect(login.status).toBe(401);
+    const login = await auth.client.POST('/auth/login', {
+      body: { email: user.email, password: 'Zurich in the rain, 1984' },
+    });
+    expect(login.response.status).toBe(401);
     expect(await storedHash(user.id)).toBe(user.legacy);
   });
 
   it('a common password set before the list existed still logs in: the list guards new passwords only', async () => {
     const user = await legacyUser('qwerty123456');
-    expect((await auth.http.post('/auth/login', { email: user.email, password: 'qwerty123456' })).status).toBe(200);
+    const login = await auth.client.POST('/auth/login', { body: { email: user.email, password: 'qwerty123456' } });
+    expect(login.response.status).toBe(200);
   });
 });
 
@@ -134,9 +142,9 @@ describe('a commonly used password is refused with a reason', () => {
     // `ｑｗｅｒｔｙ１２３４５６` is `qwerty123456` once normalised.
     for (const password of ['qwerty123456', 'PassWord1234', 'ｑｗｅｒｔｙ１２３４５６']) {
       const email = newEmail();
-      const res = await auth.http.post('/auth/register', { email, password });
-      expect(res.status, password).toBe(422);
-      expect(res.body).toMatchObject({
+      const res = await auth.client.POST('/auth/register', { body: { email, password } });
+      expect(res.response.status, password).toBe(422);
+      expect(res.error).toMatchObject({
         ...commonPassword,
         errors: [{ pointer: '/password', detail: expect.stringContaining('most commonly used passwords') }],
       });
@@ -147,17 +155,17 @@ describe('a commonly used password is refused with a reason', () => {
 
   it('at a password change, pointing at the new password, and the old password keeps working', async () => {
     const user = await auth.newUser();
-    const res = await auth.http.put(
-      '/auth/me/password',
-      { currentPassword: user.password, newPassword: '1q2w3e4r5t6y' },
-      { token: user.accessToken },
-    );
-    expect(res.status).toBe(422);
-    expect(res.body).toMatchObject({
+    const res = await auth.client.PUT('/auth/me/password', {
+      body: { currentPassword: user.password, newPassword: '1q2w3e4r5t6y' },
+      headers: bearer(user.accessToken),
+    });
+    expect(res.response.status).toBe(422);
+    expect(res.error).toMatchObject({
       ...commonPassword,
       errors: [{ pointer: '/newPassword', detail: expect.stringContaining('most commonly used passwords') }],
     });
-    expect((await auth.http.post('/auth/login', { email: user.email, password: user.password })).status).toBe(200);
+    const login = await auth.client.POST('/auth/login', { body: { email: user.email, password: user.password } });
+    expect(login.response.status).toBe(200);
   });
 });
 

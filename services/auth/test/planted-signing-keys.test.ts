@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { capturedLogger } from '@todo/testkit';
+import { bearer, capturedLogger } from '@todo/testkit';
 import {
   calculateJwkThumbprint,
   decodeJwt,
@@ -91,15 +91,15 @@ describe('a signing key planted in the database by someone without the KEK is ne
     // The periodic reload has read the row once it has been reported.
     await vi.waitFor(() => expect(reports()).toHaveLength(1), { timeout: 10_000 });
 
-    const jwks = await auth.http.get<{ keys: { kid: string }[] }>('/.well-known/jwks.json');
-    expect(jwks.body.keys.map((k) => k.kid)).toEqual([genuineKid]);
+    const jwks = await auth.client.GET('/.well-known/jwks.json');
+    expect(jwks.data?.keys.map((k) => k.kid)).toEqual([genuineKid]);
     const forged = await forgeToken(attacker, attacker.kid, claimsOf(user.accessToken));
-    expect((await auth.http.get('/auth/me', { token: forged })).status).toBe(401);
+    expect((await auth.client.GET('/auth/me', { headers: bearer(forged) })).response.status).toBe(401);
 
     // The service goes on signing with its own key, and says nothing about the planted one's material.
     const again = await auth.logIn(user.email, user.password);
     expect(decodeProtectedHeader(again.access_token).kid).toBe(genuineKid);
-    expect((await auth.http.get('/auth/me', { token: again.access_token })).status).toBe(200);
+    expect((await auth.client.GET('/auth/me', { headers: bearer(again.access_token) })).response.status).toBe(200);
     expect(auth.service.keys.active().kid).toBe(genuineKid);
     await auth.service.keys.reload();
     await auth.service.keys.reload();
@@ -138,8 +138,8 @@ describe('when the stored public half of the signing key is swapped for an attac
     });
 
     const forged = await forgeToken(attacker, kid, claimsOf(user.accessToken));
-    expect((await auth.http.get('/auth/me', { token: forged })).status).toBe(401);
-    const jwks = await auth.http.get<{ keys: { kid: string }[] }>('/.well-known/jwks.json');
-    expect(jwks.body.keys).toEqual([]);
+    expect((await auth.client.GET('/auth/me', { headers: bearer(forged) })).response.status).toBe(401);
+    const jwks = await auth.client.GET('/.well-known/jwks.json');
+    expect(jwks.data?.keys).toEqual([]);
   });
 });

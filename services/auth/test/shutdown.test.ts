@@ -9,7 +9,7 @@ describe('stopping a service drains it instead of dropping requests', () => {
     const ops = httpClient(auth.service.ops.url);
 
     // A login takes a while (argon2id); stop while it runs.
-    const inFlight = auth.http.post('/auth/login', { email: user.email, password: user.password });
+    const inFlight = auth.client.POST('/auth/login', { body: { email: user.email, password: user.password } });
     const stopped = auth.stop();
 
     await vi.waitFor(async () => expect((await ops.get('/readyz')).status).toBe(503), {
@@ -18,9 +18,9 @@ describe('stopping a service drains it instead of dropping requests', () => {
     });
     expect((await ops.get<{ status: string }>('/readyz')).body.status).toBe('draining');
     // During the delay the load balancer may still send traffic: it is served.
-    expect((await auth.http.get('/.well-known/jwks.json')).status).toBe(200);
+    expect((await auth.client.GET('/.well-known/jwks.json')).response.status).toBe(200);
 
-    expect((await inFlight).status).toBe(200);
+    expect((await inFlight).response.status).toBe(200);
     await stopped;
     await expect(fetch(`${auth.url}/.well-known/jwks.json`)).rejects.toThrow();
   });

@@ -3,6 +3,7 @@ import { requireAccessToken } from '@todo/platform/auth';
 import { requestScopedEntityManager } from '@todo/platform/db';
 import {
   apiSecurityHeaders,
+  cors,
   jsonBody,
   problemDetails,
   rateLimitHeaders,
@@ -20,6 +21,8 @@ export function createApp(deps: TodoAppDeps): Koa<TodoContextState> {
   app.use(requestContext(deps.logger, deps.metrics));
   app.use(apiSecurityHeaders());
   app.use(rateLimitHeaders());
+  // Before the error sink and any authentication: preflights need no token, problems stay readable cross-origin.
+  app.use(cors(deps.config.CORS_ORIGINS));
   app.use(problemDetails());
   // Every route of this app is protected: authentication comes before the body is even read.
   app.use(

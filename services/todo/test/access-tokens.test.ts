@@ -1,5 +1,5 @@
 import { createHmac, createPublicKey, generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
-import type { TestUser } from '@todo/testkit';
+import { bearer, type TestUser } from '@todo/testkit';
 import { decodeJwt, decodeProtectedHeader, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack } from './support/stack.ts';
@@ -36,12 +36,12 @@ describe('the todo API accepts only genuine, current access tokens', () => {
   }
 
   async function expectRejected(token: string | undefined, authorization?: string) {
-    const res = await stack.api.get('/todos', {
+    const res = await stack.client.GET('/todos', {
       headers: { authorization: authorization ?? `Bearer ${token}` },
     });
-    expect(res.status).toBe(401);
-    expect(res.headers.get('content-type')).toContain('application/problem+json');
-    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer /);
+    expect(res.response.status).toBe(401);
+    expect(res.response.headers.get('content-type')).toContain('application/problem+json');
+    expect(res.response.headers.get('www-authenticate')).toMatch(/^Bearer /);
     return res;
   }
 
@@ -52,31 +52,31 @@ describe('the todo API accepts only genuine, current access tokens', () => {
   afterAll(() => stack?.stop());
 
   it('a token the auth service issued at login is accepted', async () => {
-    const res = await stack.api.get('/todos', { token: ann.accessToken });
-    expect(res.status).toBe(200);
+    const res = await stack.client.GET('/todos', { headers: bearer(ann.accessToken) });
+    expect(res.response.status).toBe(200);
   });
 
   it('a correctly forged token is accepted, so every rejection below is down to the one thing changed', async () => {
-    const res = await stack.api.get('/todos', { token: await forge() });
-    expect(res.status).toBe(200);
+    const res = await stack.client.GET('/todos', { headers: bearer(await forge()) });
+    expect(res.response.status).toBe(200);
   });
 
   it('no token: 401 with a bare Bearer challenge', async () => {
-    const res = await stack.api.get('/todos');
-    expect(res.status).toBe(401);
-    expect(res.headers.get('www-authenticate')).toBe('Bearer realm="todo"');
-    expect(res.body).toMatchObject({ status: 401, title: 'Unauthorized' });
+    const res = await stack.client.GET('/todos');
+    expect(res.response.status).toBe(401);
+    expect(res.response.headers.get('www-authenticate')).toBe('Bearer realm="todo"');
+    expect(res.error).toMatchObject({ status: 401, title: 'Unauthorized' });
   });
 
   it('another scheme (Basic) is the same as no token', async () => {
     const res = await expectRejected(undefined, `Basic ${Buffer.from('a:b').toString('base64')}`);
-    expect(res.headers.get('www-authenticate')).toBe('Bearer realm="todo"');
+    expect(res.response.headers.get('www-authenticate')).toBe('Bearer realm="todo"');
   });
 
   it('an expired token: 401 invalid_token saying it expired', async () => {
     const res = await expectRejected(await forge({ iat: now() - 3600, exp: now() - 60 }));
-    expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"');
-    expect(res.body).toMatchObject({ detail: 'The access token expired.' });
+    expect(res.response.headers.get('www-authenticate')).toContain('error="invalid_token"');
+    expect(res.error).toMatchObject({ detail: 'The access token expired.' });
   });
 
   it('a token that is not valid yet (nbf in the future) is refused', async () => {
@@ -171,8 +171,8 @@ describe('only ES256 is accepted, whoever signed the token', () => {
     const token = await new SignJWT(claims)
       .setProtectedHeader({ alg: 'EdDSA', kid: decodeProtectedHeader(user.accessToken).kid, typ: 'at+jwt' })
       .sign(privateKey);
-    const res = await stack.api.get('/todos', { token });
-    expect(res.status).toBe(401);
-    expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"');
+    const res = await stack.client.GET('/todos', { headers: bearer(token) });
+    expect(res.response.status).toBe(401);
+    expect(res.response.headers.get('www-authenticate')).toContain('error="invalid_token"');
   });
 });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { removeStreams, type TestUser } from '@todo/testkit';
+import { bearer, removeStreams, type TestUser } from '@todo/testkit';
 import { generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { metric } from './support/events.ts';
@@ -68,16 +68,16 @@ describe('while the auth service is down, good tokens keep working and unknown k
   afterAll(() => outage?.close());
 
   it('a user logs in and the token works', async () => {
-    expect((await stack.api.get('/todos', { token: ann.accessToken })).status).toBe(200);
+    expect((await stack.client.GET('/todos', { headers: bearer(ann.accessToken) })).response.status).toBe(200);
     expect(await jwksDetail(stack)).toBe('ok');
   });
 
   it('with the auth service up, a key it never published is still a 401 invalid_token', async () => {
-    const res = await stack.api.get('/todos', { token: await tokenOfAnUnpublishedKey(stack, ann) });
-    expect(res.status).toBe(401);
-    expect(res.headers.get('content-type')).toContain('application/problem+json');
-    expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"');
-    expect(res.body).toMatchObject({ type: 'tag:todo-platform,2026:problems/invalid-token' });
+    const res = await stack.client.GET('/todos', { headers: bearer(await tokenOfAnUnpublishedKey(stack, ann)) });
+    expect(res.response.status).toBe(401);
+    expect(res.response.headers.get('content-type')).toContain('application/problem+json');
+    expect(res.response.headers.get('www-authenticate')).toContain('error="invalid_token"');
+    expect(res.error).toMatchObject({ type: 'tag:todo-platform,2026:problems/invalid-token' });
     expect(await fetchFailures(stack)).toBe(0);
   });
 
@@ -87,23 +87,26 @@ describe('while the auth service is down, good tokens keep working and unknown k
     // Every request until the JWKS was refetched (and failed) is a 200, and so is each one after.
     await vi.waitFor(
       async () => {
-        statuses.push((await stack.api.get('/todos', { token: ann.accessToken })).status);
+        statuses.push((await stack.client.GET('/todos', { headers: bearer(ann.accessToken) })).response.status);
         expect(await fetchFailures(stack)).toBeGreaterThan(0);
       },
       { timeout: 10_000, interval: 100 },
     );
     expect(statuses.filter((s) => s !== 200)).toEqual([]);
-    const created = await stack.api.post('/todos', { title: 'Written during the outage' }, { token: ann.accessToken });
-    expect(created.status).toBe(201);
+    const created = await stack.client.POST('/todos', {
+      body: { title: 'Written during the outage' },
+      headers: bearer(ann.accessToken),
+    });
+    expect(created.response.status).toBe(201);
   });
 
   it('a token naming a key the service does not hold is a 503 keys_unavailable with Retry-After', async () => {
-    const res = await stack.api.get('/todos', { token: await tokenOfAnUnpublishedKey(stack, ann) });
-    expect(res.status).toBe(503);
-    expect(res.headers.get('content-type')).toContain('application/problem+json');
-    expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect(res.headers.get('www-authenticate')).toBeNull();
-    expect(res.body).toMatchObject({ type: 'tag:todo-platform,2026:problems/keys-unavailable', status: 503 });
+    const res = await stack.client.GET('/todos', { headers: bearer(await tokenOfAnUnpublishedKey(stack, ann)) });
+    expect(res.response.status).toBe(503);
+    expect(res.response.headers.get('content-type')).toContain('application/problem+json');
+    expect(Number(res.response.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(res.response.headers.get('www-authenticate')).toBeNull();
+    expect(res.error).toMatchObject({ type: 'tag:todo-platform,2026:problems/keys-unavailable', status: 503 });
   });
 
   it('the failed fetches are counted, and /readyz stays 200 with the jwks detail saying how stale the keys are', async () => {
@@ -124,22 +127,22 @@ describe('once the last good keys are older than the stale bound, even a good to
 
   it('serves from the stale keys for a while, then answers 503 with Retry-After until it can fetch again', async () => {
     const ann = await stack.auth.newUser();
-    expect((await stack.api.get('/todos', { token: ann.accessToken })).status).toBe(200);
+    expect((await stack.client.GET('/todos', { headers: bearer(ann.accessToken) })).response.status).toBe(200);
     await outage.stopAuth();
 
     const statuses: number[] = [];
     const refused = await vi.waitFor(
       async () => {
-        const res = await stack.api.get('/todos', { token: ann.accessToken });
-        statuses.push(res.status);
-        expect(res.status).toBe(503);
+        const res = await stack.client.GET('/todos', { headers: bearer(ann.accessToken) });
+        statuses.push(res.response.status);
+        expect(res.response.status).toBe(503);
         return res;
       },
       { timeout: 10_000, interval: 100 },
     );
     expect(statuses.filter((s) => s !== 200 && s !== 503)).toEqual([]);
-    expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
-    expect(refused.body).toMatchObject({ type: 'tag:todo-platform,2026:problems/keys-unavailable' });
+    expect(refused.response.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(refused.error).toMatchObject({ type: 'tag:todo-platform,2026:problems/keys-unavailable' });
     expect(await jwksDetail(stack)).toMatch(/^unavailable: last good fetch \d+ s ago, past the stale bound/);
   });
 });

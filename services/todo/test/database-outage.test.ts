@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { authService } from '@todo/auth-service/definition';
 import { USER_DELETED } from '@todo/platform/events';
 import {
+  bearer,
   migrationOf,
   publishRaw,
   startPostgresCluster,
@@ -44,7 +45,8 @@ describe('an account deletion that arrives while the database is down is applied
   it('retries while PostgreSQL is stopped, never drops the event, and deletes the todos when it returns', async () => {
     const ann = await stack.auth.newUser({ email: `outage-${randomUUID()}@example.com` });
     for (const title of ['one', 'two']) {
-      expect((await stack.api.post('/todos', { title }, { token: ann.accessToken })).status).toBe(201);
+      const created = await stack.client.POST('/todos', { body: { title }, headers: bearer(ann.accessToken) });
+      expect(created.response.status).toBe(201);
     }
 
     await cluster.stop({ mode: 'immediate' });

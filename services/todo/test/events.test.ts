@@ -1,7 +1,6 @@
 import { deadLetterStream, SESSION_REVOKED, USER_DELETED, USER_REGISTERED } from '@todo/platform/events';
-import { publishRaw, readStream, type StoredMessage } from '@todo/testkit';
+import { bearer, dataOf, publishRaw, readStream, type StoredMessage } from '@todo/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { TodoView as Todo } from '../src/domain/todo-view.ts';
 import {
   authEvent,
   consumerDrained,
@@ -29,14 +28,20 @@ describe('other teams can follow every change as an event', () => {
 
   it('a todo created (idempotently, twice), changed twice and deleted publishes four events, in version order', async () => {
     const ann = await stack.auth.newUser();
-    const send = { token: ann.accessToken, headers: { 'Idempotency-Key': '"events-1"' } };
-    const created = await stack.api.post<Todo>('/todos', { title: 'Publish me' }, send);
-    const replayed = await stack.api.post<Todo>('/todos', { title: 'Publish me' }, send);
-    expect(replayed.headers.get('idempotent-replayed')).toBe('true');
-    const id = created.body.id;
-    const first = await stack.api.patch<Todo>(`/todos/${id}`, { done: true }, { token: ann.accessToken });
-    const second = await stack.api.patch<Todo>(`/todos/${id}`, { title: 'Published' }, { token: ann.accessToken });
-    expect((await stack.api.delete(`/todos/${id}`, { token: ann.accessToken })).status).toBe(204);
+    const asAnn = { headers: bearer(ann.accessToken) };
+    const send = {
+      body: { title: 'Publish me' },
+      params: { header: { 'Idempotency-Key': '"events-1"' } },
+      ...asAnn,
+    };
+    const created = await stack.client.POST('/todos', send);
+    const replayed = await stack.client.POST('/todos', send);
+    expect(replayed.response.headers.get('idempotent-replayed')).toBe('true');
+    const id = dataOf(created).id;
+    const todo = { params: { path: { id } }, ...asAnn };
+    const first = await stack.client.PATCH('/todos/{id}', { ...todo, body: { done: true } });
+    const second = await stack.client.PATCH('/todos/{id}', { ...todo, body: { title: 'Published' } });
+    expect((await stack.client.DELETE('/todos/{id}', todo)).response.status).toBe(204);
 
     const mine = await vi.waitFor(
       async () => {
@@ -52,7 +57,7 @@ describe('other teams can follow every change as an event', () => {
       ['todo.updated', 3],
       ['todo.deleted', 4],
     ]);
-    expect(mine.map((e) => e.data.todo ?? null)).toEqual([created.body, first.body, second.body, null]);
+    expect(mine.map((e) => e.data.todo ?? null)).toEqual([created.data, first.data, second.data, null]);
     for (const event of mine) {
       expect(event).toMatchObject({ specversion: '1.0', source: 'todo-platform/todo', subject: id });
       expect(event.id).toMatch(UUID_V7);
@@ -63,7 +68,9 @@ describe('other teams can follow every change as an event', () => {
 
   it('each event is stored once, under its id as the message id, as a CloudEvent', async () => {
     const ann = await stack.auth.newUser();
-    const { body } = await stack.api.post<Todo>('/todos', { title: 'Once' }, { token: ann.accessToken });
+    const body = dataOf(
+      await stack.client.POST('/todos', { body: { title: 'Once' }, headers: bearer(ann.accessToken) }),
+    );
     await vi.waitFor(async () => expect(await unpublishedTodoEvents(stack)).toBe(0), {
       timeout: 5_000,
       message: 'the outbox to empty',
@@ -96,14 +103,18 @@ describe('other teams can follow every change as an event', () => {
   it('deleting an account with 100 todos leaves none of them within 2 s, and publishes todo.deleted for each', async () => {
     const ann = await stack.auth.newUser();
     for (let i = 0; i < 100; i++) {
-      expect((await stack.api.post('/todos', { title: `todo ${i}` }, { token: ann.accessToken })).status).toBe(201);
+      const created = await stack.client.POST('/todos', {
+        body: { title: `todo ${i}` },
+        headers: bearer(ann.accessToken),
+      });
+      expect(created.response.status).toBe(201);
     }
     expect(await todosOf(stack, ann.id)).toBe(100);
-    const deleted = await stack.auth.http.delete('/auth/me', {
-      token: ann.accessToken,
+    const deleted = await stack.auth.client.DELETE('/auth/me', {
       body: { password: ann.password },
+      headers: bearer(ann.accessToken),
     });
-    expect(deleted.status).toBe(204);
+    expect(deleted.response.status).toBe(204);
     await vi.waitFor(async () => expect(await todosOf(stack, ann.id)).toBe(0), {
       timeout: 2_000,
       message: "the deleted user's todos to be gone",
@@ -122,7 +133,9 @@ describe('other teams can follow every change as an event', () => {
 
   it('the same auth.user.deleted delivered three times deletes the todos once and raises no error', async () => {
     const ann = await stack.auth.newUser();
-    for (const title of ['a', 'b', 'c']) await stack.api.post('/todos', { title }, { token: ann.accessToken });
+    for (const title of ['a', 'b', 'c']) {
+      await stack.client.POST('/todos', { body: { title }, headers: bearer(ann.accessToken) });
+    }
     const before = await stack.ops.get('/metrics');
     const event = JSON.stringify(userDeleted(ann.id));
     // No message id: JetStream stores three copies, as after a redelivery or a replay past its duplicate window.
@@ -146,7 +159,7 @@ describe('other teams can follow every change as an event', () => {
 
   it('a malformed auth.user.deleted goes to the dead letters with its reason, and the next one is applied', async () => {
     const ann = await stack.auth.newUser();
-    await stack.api.post('/todos', { title: 'doomed' }, { token: ann.accessToken });
+    await stack.client.POST('/todos', { body: { title: 'doomed' }, headers: bearer(ann.accessToken) });
     const broken = authEvent(USER_DELETED, ann.id, { userId: 'not-a-uuid', deletedAt: 1, tokensExpireBy: 2 });
     const brokenSeq = await publishRaw(natsUrl(), subjectIn(stack, USER_DELETED), JSON.stringify(broken), {
       headers: { 'X-Origin': 'a faulty producer' },
@@ -178,8 +191,9 @@ describe('other teams can follow every change as an event', () => {
   it('a revocation that is not even JSON goes to the dead letters, and the next logout still bites', async () => {
     const ann = await stack.auth.newUser();
     const seq = await publishRaw(natsUrl(), subjectIn(stack, SESSION_REVOKED), '{"specversion": "1.0", oops');
-    expect((await stack.auth.http.post('/auth/logout', undefined, { token: ann.accessToken })).status).toBe(204);
-    await vi.waitFor(async () => expect((await stack.api.get('/todos', { token: ann.accessToken })).status).toBe(401), {
+    const asAnn = { headers: bearer(ann.accessToken) };
+    expect((await stack.auth.client.POST('/auth/logout', asAnn)).response.status).toBe(204);
+    await vi.waitFor(async () => expect((await stack.client.GET('/todos', asAnn)).response.status).toBe(401), {
       timeout: 2_000,
       message: 'the logged-out token to be refused',
     });

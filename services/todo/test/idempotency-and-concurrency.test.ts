@@ -121,14 +121,65 @@ describe('retries and races: idempotent creates and optimistic concurrency', () 
     expect(after.status).toBe(201);
   });
 
-  it('a malformed Idempotency-Key is a 422 pointing at the header', async () => {
-    const res = await stack.api.post(
+  it('a plain UUID that starts with a digit is a key as it is: the retry replays the first response', async () => {
+    const key = `8${randomUUID().slice(1)}`;
+    const send = () =>
+      stack.api.post<Todo>(
+        '/todos',
+        { title: 'Digit first' },
+        { token: user.accessToken, headers: { 'idempotency-key': key } },
+      );
+    const before = await countTodos(user.id);
+    const first = await send();
+    const retry = await send();
+    expect(first.status).toBe(201);
+    expect(retry.status).toBe(201);
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect(retry.body).toEqual(first.body);
+    expect(await countTodos(user.id)).toBe(before + 1);
+  });
+
+  it('"k" and k are the same key: the sf-string spelling replays what the bare one created', async () => {
+    // A quote inside: bare as it is, escaped in the sf-string.
+    const key = `0"${randomUUID()}`;
+    const sfString = `"${key.replaceAll('"', '\\"')}"`;
+    const send = (spelling: string) =>
+      stack.api.post<Todo>(
+        '/todos',
+        { title: 'Two spellings' },
+        { token: user.accessToken, headers: { 'idempotency-key': spelling } },
+      );
+    const before = await countTodos(user.id);
+    const bare = await send(key);
+    const quoted = await send(sfString);
+    expect(bare.status).toBe(201);
+    expect(quoted.status).toBe(201);
+    expect(quoted.headers.get('idempotent-replayed')).toBe('true');
+    expect(quoted.body).toEqual(bare.body);
+    expect(quoted.headers.get('location')).toBe(bare.headers.get('location'));
+    expect(await countTodos(user.id)).toBe(before + 1);
+  });
+
+  it.each([
+    ['a control character', 'tab\there', /must not contain control characters/],
+    ['a non-ASCII character', 'cl\u00e9', /must be ASCII/],
+    ['an empty value', '', /must not be empty/],
+    ['an empty sf-string', '""', /must not be empty/],
+    ['256 characters', 'k'.repeat(256), /256 characters long: at most 255/],
+    ['256 characters in an sf-string', `"${'k'.repeat(256)}"`, /256 characters long: at most 255/],
+    ['an unterminated sf-string', '"abc', /not a valid sf-string/],
+    ['an sf-string with an escape RFC 8941 does not have', '"a\\nb"', /not a valid sf-string/],
+  ])('an Idempotency-Key with %s is a 422 that says so, and creates nothing', async (_, value, problem) => {
+    const before = await countTodos(user.id);
+    const res = await stack.api.post<{ errors: { header: string; detail: string }[] }>(
       '/todos',
-      { title: 'x' },
-      { token: user.accessToken, headers: { 'idempotency-key': '"unterminated' } },
+      { title: 'Refused' },
+      { token: user.accessToken, headers: { 'idempotency-key': value } },
     );
     expect(res.status).toBe(422);
-    expect(res.body).toMatchObject({ errors: [{ header: 'Idempotency-Key' }] });
+    expect(res.body.errors).toEqual([{ header: 'Idempotency-Key', detail: expect.stringMatching(problem) }]);
+    expect(res.text).not.toContain('kkkk');
+    expect(await countTodos(user.id)).toBe(before);
   });
 
   it('50 concurrent PATCHes with the same current If-Match: exactly one wins, 49 get 412', async () => {

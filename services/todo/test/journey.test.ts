@@ -1,3 +1,4 @@
+import { bearer, dataOf } from '@todo/testkit';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack } from './support/stack.ts';
@@ -13,58 +14,56 @@ describe('a new user signs up and keeps a todo list', () => {
     const email = `journey-${Date.now()}@example.com`;
     const password = 'a long and sturdy passphrase';
 
-    const registered = await stack.auth.http.post<{ id: string; email: string; createdAt: string }>('/auth/register', {
-      email: `  ${email.toUpperCase()} `,
-      password,
+    const registered = await stack.auth.client.POST('/auth/register', {
+      body: { email: `  ${email.toUpperCase()} `, password },
     });
-    expect(registered.status).toBe(201);
-    expect(registered.body).toMatchObject({ email, name: null });
-    expect(registered.body.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(registered.response.status).toBe(201);
+    expect(registered.data).toMatchObject({ email, name: null });
+    expect(registered.data?.id).toMatch(/^[0-9a-f-]{36}$/);
 
-    const login = await stack.auth.http.post<{ access_token: string; token_type: string; expires_in: number }>(
-      '/auth/login',
-      { email, password },
-    );
-    expect(login.status).toBe(200);
-    expect(login.headers.get('cache-control')).toBe('no-store');
-    expect(login.body.token_type).toBe('Bearer');
-    expect(login.body.expires_in).toBe(900);
-    const token = login.body.access_token;
+    const login = await stack.auth.client.POST('/auth/login', { body: { email, password } });
+    expect(login.response.status).toBe(200);
+    expect(login.response.headers.get('cache-control')).toBe('no-store');
+    expect(login.data?.token_type).toBe('Bearer');
+    expect(login.data?.expires_in).toBe(900);
+    const token = dataOf(login).access_token;
 
-    const jwks = await stack.auth.http.get<{ keys: Record<string, unknown>[] }>('/.well-known/jwks.json');
-    expect(jwks.status).toBe(200);
-    for (const key of jwks.body.keys) {
+    const jwks = await stack.auth.client.GET('/.well-known/jwks.json');
+    expect(jwks.response.status).toBe(200);
+    for (const key of jwks.data?.keys ?? []) {
       expect(Object.keys(key).sort()).toEqual(['alg', 'crv', 'kid', 'kty', 'use', 'x', 'y']);
     }
     const header = decodeProtectedHeader(token);
     expect(header).toMatchObject({ alg: 'ES256', typ: 'at+jwt' });
-    const { payload } = await jwtVerify(token, createLocalJWKSet(jwks.body as never), {
+    const { payload } = await jwtVerify(token, createLocalJWKSet(jwks.data as never), {
       issuer: stack.auth.config.JWT_ISSUER,
       audience: 'todo-api',
       typ: 'at+jwt',
       algorithms: ['ES256'],
     });
-    expect(payload.sub).toBe(registered.body.id);
+    expect(payload.sub).toBe(registered.data?.id);
     expect(payload).toHaveProperty('jti');
     expect((payload.exp ?? 0) - (payload.iat ?? 0)).toBe(900);
 
-    const created = await stack.api.post<{ id: string; title: string; done: boolean }>(
-      '/todos',
-      { title: '  Water the plants  ' },
-      { token },
-    );
-    expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ title: 'Water the plants', done: false, description: null, version: 1 });
-    expect(created.headers.get('location')).toBe(`/todos/${created.body.id}`);
+    const created = await stack.client.POST('/todos', {
+      body: { title: '  Water the plants  ' },
+      headers: bearer(token),
+    });
+    expect(created.response.status).toBe(201);
+    expect(created.data).toMatchObject({ title: 'Water the plants', done: false, description: null, version: 1 });
+    expect(created.response.headers.get('location')).toBe(`/todos/${created.data?.id}`);
 
-    const list = await stack.api.get<{ items: { id: string }[]; nextCursor: string | null }>('/todos', { token });
-    expect(list.status).toBe(200);
-    expect(list.body.items.map((t) => t.id)).toEqual([created.body.id]);
-    expect(list.body.nextCursor).toBeNull();
+    const list = await stack.client.GET('/todos', { headers: bearer(token) });
+    expect(list.response.status).toBe(200);
+    expect(list.data?.items.map((t) => t.id)).toEqual([created.data?.id]);
+    expect(list.data?.nextCursor).toBeNull();
 
-    const one = await stack.api.get<{ id: string }>(`/todos/${created.body.id}`, { token });
-    expect(one.status).toBe(200);
-    expect(one.body).toEqual(created.body);
+    const one = await stack.client.GET('/todos/{id}', {
+      params: { path: { id: dataOf(created).id } },
+      headers: bearer(token),
+    });
+    expect(one.response.status).toBe(200);
+    expect(one.data).toEqual(created.data);
   });
 
   it('reports both services ready on their ops ports, which serve no API', async () => {
@@ -98,7 +97,7 @@ describe('a new user signs up and keeps a todo list', () => {
       expect(page.text).toContain(title);
       expect(page.text).not.toMatch(/https?:\/\//);
     }
-    // The public port of the todo service has only JWT-protected routes.
+    // The public port of the todo service has only JWT-protected routes (paths not in its spec: the raw client).
     expect((await stack.api.get('/docs')).status).toBe(401);
     expect((await stack.api.get('/openapi.json')).status).toBe(401);
   });

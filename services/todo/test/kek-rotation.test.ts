@@ -4,7 +4,9 @@ import { authService } from '@todo/auth-service/definition';
 import { buildAuthService } from '@todo/auth-service/service';
 import {
   accountsOn,
+  bearer,
   cloneDatabase,
+  dataOf,
   removeStreams,
   runScript,
   startTestService,
@@ -31,12 +33,13 @@ describe('rotating the KEK with live sessions logs nobody out', () => {
 
   const startAuth = async (env: Record<string, string>) => {
     const auth = await startTestService(authService, buildAuthService, {
+      api: 'auth',
       database,
       nats,
       eventsNamespace,
       env: { JWT_ISSUER: 'http://auth.test', JWT_AUDIENCE: 'todo-api', ...env },
     });
-    return { ...auth, ...accountsOn(auth.http) };
+    return { ...auth, ...accountsOn(auth.client) };
   };
 
   /** Every sealed value in the auth schema, as stored. */
@@ -61,7 +64,7 @@ describe('rotating the KEK with live sessions logs nobody out', () => {
 
     // Step 2 of the runbook: every replica seals with the new KEK and still opens the old one's values.
     const rollingOut = await startAuth({ AUTH_KEK: nextKek, AUTH_KEK_PREVIOUS: oldKek });
-    expect((await rollingOut.http.get('/auth/me', { token: ann.accessToken })).status).toBe(200);
+    expect((await rollingOut.client.GET('/auth/me', { headers: bearer(ann.accessToken) })).response.status).toBe(200);
     const done = await rewrap({ DATABASE_URL: database.url, AUTH_KEK: nextKek, AUTH_KEK_PREVIOUS: oldKek });
     expect(done.code, done.output).toBe(0);
     expect(done.output).toMatch(/"rewrapped":2\b/);
@@ -74,6 +77,7 @@ describe('rotating the KEK with live sessions logs nobody out', () => {
     // Step 4: the old KEK is gone from the configuration.
     const after = await startAuth({ AUTH_KEK: nextKek });
     const todo = await startTestService(todoService, buildTodoService, {
+      api: 'todo',
       database,
       nats,
       eventsNamespace,
@@ -84,13 +88,13 @@ describe('rotating the KEK with live sessions logs nobody out', () => {
       },
     });
     try {
-      const refreshed = await after.http.post<{ access_token: string }>('/auth/refresh', {
-        refresh_token: ann.refreshToken,
-      });
-      expect(refreshed.status).toBe(200);
-      expect((await after.http.get('/auth/me', { token: ann.accessToken })).status).toBe(200);
-      expect((await todo.http.get('/todos', { token: ann.accessToken })).status).toBe(200);
-      expect((await todo.http.get('/todos', { token: refreshed.body.access_token })).status).toBe(200);
+      const refreshed = await after.client.POST('/auth/refresh', { body: { refresh_token: ann.refreshToken } });
+      expect(refreshed.response.status).toBe(200);
+      expect((await after.client.GET('/auth/me', { headers: bearer(ann.accessToken) })).response.status).toBe(200);
+      expect((await todo.client.GET('/todos', { headers: bearer(ann.accessToken) })).response.status).toBe(200);
+      expect(
+        (await todo.client.GET('/todos', { headers: bearer(dataOf(refreshed).access_token) })).response.status,
+      ).toBe(200);
       const again = await rewrap({ DATABASE_URL: database.url, AUTH_KEK: nextKek });
       expect(again.output).toMatch(/"rewrapped":0\b/);
     } finally {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { runScript } from '@todo/testkit';
+import { bearer, runScript } from '@todo/testkit';
 import { decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startAuthReplica, startStack } from './support/stack.ts';
@@ -52,17 +52,16 @@ describe('rotating the signing key while traffic runs rejects no valid token', (
     const started = Date.now();
     for (let i = 0; ; i++) {
       // Alternate replicas for refreshes, and always use the newest access token against the todo API.
-      const refreshed = await replicas[i % 2]?.http.post<{ access_token: string; refresh_token: string }>(
-        '/auth/refresh',
-        { refresh_token: refreshToken },
-      );
-      expect(refreshed?.status).toBe(200);
-      if (!refreshed) break;
-      refreshToken = refreshed.body.refresh_token;
-      const kid = decodeProtectedHeader(refreshed.body.access_token).kid as string;
-      const res = await stack.api.get('/todos', { token: refreshed.body.access_token });
-      statuses.push(res.status);
-      if (res.status === 200) kidsAccepted.add(kid);
+      const refreshed = await replicas[i % 2]?.client.POST('/auth/refresh', {
+        body: { refresh_token: refreshToken },
+      });
+      expect(refreshed?.response.status).toBe(200);
+      if (!refreshed?.data) break;
+      refreshToken = refreshed.data.refresh_token;
+      const kid = decodeProtectedHeader(refreshed.data.access_token).kid as string;
+      const res = await stack.client.GET('/todos', { headers: bearer(refreshed.data.access_token) });
+      statuses.push(res.response.status);
+      if (res.response.status === 200) kidsAccepted.add(kid);
 
       if (!rotation && Date.now() - started > 500) {
         rotation = rotateKeys({
@@ -85,9 +84,9 @@ describe('rotating the signing key while traffic runs rejects no valid token', (
     expect(kidsAccepted.has(oldKid as string)).toBe(true);
     expect(newKid && kidsAccepted.has(newKid)).toBe(true);
     // The first access token, signed by the retired key, is still good until it expires.
-    expect((await stack.api.get('/todos', { token: user.accessToken })).status).toBe(200);
-    const jwks = await stack.auth.http.get<{ keys: { kid: string }[] }>('/.well-known/jwks.json');
-    expect(jwks.body.keys.map((k) => k.kid).sort()).toEqual([oldKid, newKid].sort());
+    expect((await stack.client.GET('/todos', { headers: bearer(user.accessToken) })).response.status).toBe(200);
+    const jwks = await stack.auth.client.GET('/.well-known/jwks.json');
+    expect(jwks.data?.keys.map((k) => k.kid).sort()).toEqual([oldKid, newKid].sort());
   });
 
   it('the rotation CLI refuses a KEK that cannot open the current keys', async () => {

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { authEventsStream, subjectOf, USER_DELETED } from '@todo/platform/events';
-import { startNatsServer, type TestNatsServer } from '@todo/testkit';
+import { bearer, startNatsServer, type TestNatsServer } from '@todo/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { todosOf, userDeleted } from './support/events.ts';
 import { type Stack, startStack } from './support/stack.ts';
@@ -42,19 +42,28 @@ describe('with the shipped NATS configuration, each service can do its job and n
 
   it('both services work end to end with their own users: events flow, logouts and deletions propagate', async () => {
     const ann = await stack.auth.newUser();
-    expect((await stack.api.post('/todos', { title: 'least privilege' }, { token: ann.accessToken })).status).toBe(201);
+    const created = await stack.client.POST('/todos', {
+      body: { title: 'least privilege' },
+      headers: bearer(ann.accessToken),
+    });
+    expect(created.response.status).toBe(201);
     const phone = await stack.auth.logIn(ann.email, ann.password);
-    expect((await stack.auth.http.post('/auth/logout', undefined, { token: phone.access_token })).status).toBe(204);
+    expect(
+      (await stack.auth.client.POST('/auth/logout', { headers: bearer(phone.access_token) })).response.status,
+    ).toBe(204);
     await vi.waitFor(
-      async () => expect((await stack.api.get('/todos', { token: phone.access_token })).status).toBe(401),
+      async () =>
+        expect((await stack.client.GET('/todos', { headers: bearer(phone.access_token) })).response.status).toBe(401),
       {
         timeout: 2_000,
         message: 'the logout to reach the todo service',
       },
     );
-    expect(
-      (await stack.auth.http.delete('/auth/me', { token: ann.accessToken, body: { password: ann.password } })).status,
-    ).toBe(204);
+    const deleted = await stack.auth.client.DELETE('/auth/me', {
+      body: { password: ann.password },
+      headers: bearer(ann.accessToken),
+    });
+    expect(deleted.response.status).toBe(204);
     await vi.waitFor(async () => expect(await todosOf(stack, ann.id)).toBe(0), {
       timeout: 2_000,
       message: "the deleted user's todos to go",
@@ -71,7 +80,7 @@ describe('with the shipped NATS configuration, each service can do its job and n
 
   it("the todo service's user cannot publish auth.user.deleted: the server refuses it and no todo is deleted", async () => {
     const bob = await stack.auth.newUser();
-    await stack.api.post('/todos', { title: 'mine' }, { token: bob.accessToken });
+    await stack.client.POST('/todos', { body: { title: 'mine' }, headers: bearer(bob.accessToken) });
     const todoUser: NatsConnection = await connect({
       servers: nats.url,
       user: 'todo',

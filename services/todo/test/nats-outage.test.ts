@@ -1,8 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { todoEventsStream } from '@todo/platform/events';
-import { readStream, startNatsServer, type TestNatsServer } from '@todo/testkit';
+import { bearer, dataOf, readStream, startNatsServer, type TestNatsServer } from '@todo/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { TodoView as Todo } from '../src/domain/todo-view.ts';
 import { metric, unpublishedTodoEvents } from './support/events.ts';
 import { type Stack, startStack } from './support/stack.ts';
 
@@ -42,7 +41,7 @@ describe('when NATS goes away and comes back, nothing is lost and revocations ke
   it('across a NATS restart the feed shows the gap while NATS is down, then a logout is refused within 2 s', async () => {
     const ann = await stack.auth.newUser();
     const bob = await stack.auth.newUser();
-    expect((await stack.api.get('/todos', { token: ann.accessToken })).status).toBe(200);
+    expect((await stack.client.GET('/todos', { headers: bearer(ann.accessToken) })).response.status).toBe(200);
 
     await nats.stop();
     // The gap shows: a readiness detail and a metric, while the service stays ready and keeps serving.
@@ -62,9 +61,11 @@ describe('when NATS goes away and comes back, nothing is lost and revocations ke
       STALE_AFTER_SECONDS,
     );
     expect(metric(metrics, 'nats_connected')).toBe(0);
-    expect((await stack.api.get('/todos', { token: ann.accessToken })).status).toBe(200);
+    expect((await stack.client.GET('/todos', { headers: bearer(ann.accessToken) })).response.status).toBe(200);
     // A logout while NATS is away is acknowledged, and its event waits in the outbox.
-    expect((await stack.auth.http.post('/auth/logout', undefined, { token: bob.accessToken })).status).toBe(204);
+    expect((await stack.auth.client.POST('/auth/logout', { headers: bearer(bob.accessToken) })).response.status).toBe(
+      204,
+    );
 
     await nats.start();
     await vi.waitFor(
@@ -78,16 +79,26 @@ describe('when NATS goes away and comes back, nothing is lost and revocations ke
       metric((await stack.ops.get('/metrics')).text, 'event_follower_stale', { consumer: 'todo-revocations' }),
     ).toBe(0);
     // The logout made during the outage bites now…
-    await vi.waitFor(async () => expect((await stack.api.get('/todos', { token: bob.accessToken })).status).toBe(401), {
-      timeout: 5_000,
-      message: 'the logout made during the outage to be applied',
-    });
+    await vi.waitFor(
+      async () =>
+        expect((await stack.client.GET('/todos', { headers: bearer(bob.accessToken) })).response.status).toBe(401),
+      {
+        timeout: 5_000,
+        message: 'the logout made during the outage to be applied',
+      },
+    );
     // …and one made after the restart within 2 s.
-    expect((await stack.auth.http.post('/auth/logout', undefined, { token: ann.accessToken })).status).toBe(204);
-    await vi.waitFor(async () => expect((await stack.api.get('/todos', { token: ann.accessToken })).status).toBe(401), {
-      timeout: 2_000,
-      message: 'the logged-out token to be refused after the restart',
-    });
+    expect((await stack.auth.client.POST('/auth/logout', { headers: bearer(ann.accessToken) })).response.status).toBe(
+      204,
+    );
+    await vi.waitFor(
+      async () =>
+        expect((await stack.client.GET('/todos', { headers: bearer(ann.accessToken) })).response.status).toBe(401),
+      {
+        timeout: 2_000,
+        message: 'the logged-out token to be refused after the restart',
+      },
+    );
   });
 
   it('200 todos created, changed and deleted during a 10 s outage: every call succeeds, every event arrives once, in order', async () => {
@@ -97,15 +108,19 @@ describe('when NATS goes away and comes back, nothing is lost and revocations ke
     const statuses: number[] = [];
     const ids: string[] = [];
     for (let i = 0; i < 200; i++) {
-      const created = await stack.api.post<Todo>('/todos', { title: `offline ${i}` }, { token: ann.accessToken });
-      statuses.push(created.status);
-      ids.push(created.body.id);
+      const created = await stack.client.POST('/todos', {
+        body: { title: `offline ${i}` },
+        headers: bearer(ann.accessToken),
+      });
+      statuses.push(created.response.status);
+      ids.push(dataOf(created).id);
     }
+    const todo = (id: string) => ({ params: { path: { id } }, headers: bearer(ann.accessToken) });
     for (const id of ids) {
-      statuses.push((await stack.api.patch(`/todos/${id}`, { done: true }, { token: ann.accessToken })).status);
+      statuses.push((await stack.client.PATCH('/todos/{id}', { ...todo(id), body: { done: true } })).response.status);
     }
     for (const id of ids.filter((_, i) => i % 4 === 0)) {
-      statuses.push((await stack.api.delete(`/todos/${id}`, { token: ann.accessToken })).status);
+      statuses.push((await stack.client.DELETE('/todos/{id}', todo(id))).response.status);
     }
     expect(statuses.filter((s) => s >= 300)).toEqual([]);
     expect(await unpublishedTodoEvents(stack)).toBe(200 + 200 + 50);

@@ -2,10 +2,9 @@
  * Property: paging through a list while other requests insert and delete never repeats an item, never
  * skips one that existed before the first page (and was not deleted), and always keeps the order.
  */
-import type { TestUser } from '@todo/testkit';
+import { bearer, dataOf, type TestUser, type Todo, type TodoListQuery } from '@todo/testkit';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TodoView as Todo } from '../src/domain/todo-view.ts';
 import { type Stack, startStack } from './support/stack.ts';
 
 type Sort = '-createdAt' | 'createdAt' | 'dueAt' | '-dueAt';
@@ -93,34 +92,35 @@ describe('keyset pagination under concurrent inserts and deletes (property-based
         fc.array(interference, { minLength: 6, maxLength: 6 }),
         async (seed, sort, f, limit, interferences) => {
           const user: TestUser = await stack.auth.newUser();
-          const token = user.accessToken;
+          const asUser = { headers: bearer(user.accessToken) };
           const existing: Todo[] = [];
           for (const body of seed) {
-            const res = await stack.api.post<Todo>('/todos', body, { token });
-            existing.push(res.body);
+            const res = await stack.client.POST('/todos', { body, ...asUser });
+            existing.push(dataOf(res));
           }
           const deleted = new Set<string>();
           const pages: Todo[] = [];
           let cursor: string | null = null;
           // Interference stops after six pages, so that a slow reader always reaches the end of a growing list.
           for (let page = 0; page < 200; page++) {
-            const params = new URLSearchParams({ sort, limit: String(limit) });
-            for (const [k, v] of Object.entries(f)) params.set(k, String(v));
-            if (cursor) params.set('cursor', cursor);
-            const res = await stack.api.get<{ items: Todo[]; nextCursor: string | null }>(`/todos?${params}`, {
-              token,
-            });
-            expect(res.status).toBe(200);
-            expect(res.body.items.length).toBeLessThanOrEqual(limit);
-            pages.push(...res.body.items);
-            cursor = res.body.nextCursor;
+            const query: TodoListQuery = { sort, limit, ...f, ...(cursor ? { cursor } : {}) };
+            const res = await stack.client.GET('/todos', { params: { query }, ...asUser });
+            expect(res.response.status).toBe(200);
+            const { items, nextCursor } = dataOf(res);
+            expect(items.length).toBeLessThanOrEqual(limit);
+            pages.push(...items);
+            cursor = nextCursor;
             if (!cursor) break;
             for (const change of interferences[page] ?? []) {
               if (change.kind === 'insert') {
-                await stack.api.post('/todos', change.body, { token });
+                await stack.client.POST('/todos', { body: change.body, ...asUser });
               } else if (existing.length > 0) {
                 const victim = existing[change.pick % existing.length] as Todo;
-                if ((await stack.api.delete(`/todos/${victim.id}`, { token })).status === 204) deleted.add(victim.id);
+                const gone = await stack.client.DELETE('/todos/{id}', {
+                  params: { path: { id: victim.id } },
+                  ...asUser,
+                });
+                if (gone.response.status === 204) deleted.add(victim.id);
               }
             }
           }

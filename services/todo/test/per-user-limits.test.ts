@@ -1,4 +1,4 @@
-import type { TestResponse } from '@todo/testkit';
+import { bearer } from '@todo/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack, startTodoReplica } from './support/stack.ts';
 
@@ -17,11 +17,11 @@ function parseLimits(header: string | null): Record<string, Record<string, numbe
   return out;
 }
 
-const expectRefused = (res: TestResponse) => {
-  expect(res.status).toBe(429);
-  expect(res.body).toMatchObject({ type: 'tag:todo-platform,2026:problems/rate-limited', status: 429 });
-  expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-  expect(Number(res.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+const expectRefused = ({ error, response }: { error?: unknown; response: Response }) => {
+  expect(response.status).toBe(429);
+  expect(error).toMatchObject({ type: 'tag:todo-platform,2026:problems/rate-limited', status: 429 });
+  expect(Number(response.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+  expect(Number(response.headers.get('retry-after'))).toBeLessThanOrEqual(60);
 };
 
 describe('each user has a quota of reads and writes a minute, told in the RateLimit headers', () => {
@@ -33,32 +33,34 @@ describe('each user has a quota of reads and writes a minute, told in the RateLi
 
   it('a user who used up their writes gets 429 with Retry-After and nothing is written; reads go on', async () => {
     const ann = await stack.auth.newUser();
-    const create = () => stack.api.post('/todos', { title: 'Water the plants' }, { token: ann.accessToken });
+    const create = () =>
+      stack.client.POST('/todos', { body: { title: 'Water the plants' }, headers: bearer(ann.accessToken) });
 
     const first = await create();
-    expect(first.status).toBe(201);
-    expect(parseLimits(first.headers.get('ratelimit-policy'))).toEqual({ writes: { q: 3, w: 60 } });
-    expect(parseLimits(first.headers.get('ratelimit')).writes).toMatchObject({ r: 2 });
+    expect(first.response.status).toBe(201);
+    expect(parseLimits(first.response.headers.get('ratelimit-policy'))).toEqual({ writes: { q: 3, w: 60 } });
+    expect(parseLimits(first.response.headers.get('ratelimit')).writes).toMatchObject({ r: 2 });
     await create();
     const third = await create();
-    expect(third.status).toBe(201);
-    expect(parseLimits(third.headers.get('ratelimit')).writes).toMatchObject({ r: 0 });
+    expect(third.response.status).toBe(201);
+    expect(parseLimits(third.response.headers.get('ratelimit')).writes).toMatchObject({ r: 0 });
 
     const refused = await create();
     expectRefused(refused);
-    expect(parseLimits(refused.headers.get('ratelimit')).writes).toMatchObject({ r: 0 });
+    expect(parseLimits(refused.response.headers.get('ratelimit')).writes).toMatchObject({ r: 0 });
 
-    const listed = await stack.api.get<{ items: unknown[] }>('/todos', { token: ann.accessToken });
-    expect(listed.status).toBe(200);
-    expect(listed.body.items).toHaveLength(3);
-    expect(parseLimits(listed.headers.get('ratelimit-policy'))).toEqual({ reads: { q: 4, w: 60 } });
+    const listed = await stack.client.GET('/todos', { headers: bearer(ann.accessToken) });
+    expect(listed.response.status).toBe(200);
+    expect(listed.data?.items).toHaveLength(3);
+    expect(parseLimits(listed.response.headers.get('ratelimit-policy'))).toEqual({ reads: { q: 4, w: 60 } });
   });
 
   it("one user's spent quota does not touch another's", async () => {
     const [ann, bob] = [await stack.auth.newUser(), await stack.auth.newUser()];
-    for (let i = 0; i < 4; i++) await stack.api.get('/todos', { token: ann.accessToken });
-    expectRefused(await stack.api.get('/todos', { token: ann.accessToken }));
-    expect((await stack.api.get('/todos', { token: bob.accessToken })).status).toBe(200);
+    const list = (token: string) => stack.client.GET('/todos', { headers: bearer(token) });
+    for (let i = 0; i < 4; i++) await list(ann.accessToken);
+    expectRefused(await list(ann.accessToken));
+    expect((await list(bob.accessToken)).response.status).toBe(200);
   });
 
   it('writes are counted across replicas: a second replica refuses what the first used up', async () => {
@@ -68,12 +70,15 @@ describe('each user has a quota of reads and writes a minute, told in the RateLi
     });
     try {
       const cat = await stack.auth.newUser();
+      const asCat = { headers: bearer(cat.accessToken) };
       for (let i = 0; i < 3; i++) {
-        const api = i % 2 === 0 ? stack.api : replica.http;
-        expect((await api.post('/todos', { title: `Task ${i}` }, { token: cat.accessToken })).status).toBe(201);
+        const client = i % 2 === 0 ? stack.client : replica.client;
+        expect((await client.POST('/todos', { body: { title: `Task ${i}` }, ...asCat })).response.status).toBe(201);
       }
-      expectRefused(await replica.http.post('/todos', { title: 'One more' }, { token: cat.accessToken }));
-      expectRefused(await stack.api.delete(`/todos/${crypto.randomUUID()}`, { token: cat.accessToken }));
+      expectRefused(await replica.client.POST('/todos', { body: { title: 'One more' }, ...asCat }));
+      expectRefused(
+        await stack.client.DELETE('/todos/{id}', { params: { path: { id: crypto.randomUUID() } }, ...asCat }),
+      );
     } finally {
       await replica.stop();
     }
@@ -81,9 +86,11 @@ describe('each user has a quota of reads and writes a minute, told in the RateLi
 
   it('requests without a valid token are refused before they count against anyone', async () => {
     const dan = await stack.auth.newUser();
-    for (let i = 0; i < 10; i++) expect((await stack.api.post('/todos', { title: 'x' })).status).toBe(401);
-    const created = await stack.api.post('/todos', { title: 'Mine' }, { token: dan.accessToken });
-    expect(created.status).toBe(201);
-    expect(parseLimits(created.headers.get('ratelimit')).writes).toMatchObject({ r: 2 });
+    for (let i = 0; i < 10; i++) {
+      expect((await stack.client.POST('/todos', { body: { title: 'x' } })).response.status).toBe(401);
+    }
+    const created = await stack.client.POST('/todos', { body: { title: 'Mine' }, headers: bearer(dan.accessToken) });
+    expect(created.response.status).toBe(201);
+    expect(parseLimits(created.response.headers.get('ratelimit')).writes).toMatchObject({ r: 2 });
   });
 });

@@ -1,4 +1,5 @@
 import { createCipheriv, randomBytes } from 'node:crypto';
+import { bearer } from '@todo/testkit';
 import { calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Stack, startStack } from './support/stack.ts';
@@ -34,8 +35,8 @@ describe('a signing key planted in the auth database does not open the todos', (
     // What the periodic reload does: the auth service has now read the planted row.
     await stack.auth.service.keys.reload();
 
-    const jwks = await stack.auth.http.get<{ keys: { kid: string }[] }>('/.well-known/jwks.json');
-    expect(jwks.body.keys.map((k) => k.kid)).toEqual([genuineKid]);
+    const jwks = await stack.auth.client.GET('/.well-known/jwks.json');
+    expect(jwks.data?.keys.map((k) => k.kid)).toEqual([genuineKid]);
     const { sub, sid } = decodeJwt(user.accessToken);
     const forged = await new SignJWT({ sid, client_id: 'todo-web' })
       .setProtectedHeader({ alg: 'ES256', kid, typ: 'at+jwt' })
@@ -47,8 +48,8 @@ describe('a signing key planted in the auth database does not open the todos', (
       .setJti(crypto.randomUUID())
       .sign(privateKey);
 
-    expect((await stack.api.get('/todos', { token: forged })).status).toBe(401);
-    expect((await stack.auth.http.get('/auth/me', { token: forged })).status).toBe(401);
-    expect((await stack.api.get('/todos', { token: user.accessToken })).status).toBe(200);
+    expect((await stack.client.GET('/todos', { headers: bearer(forged) })).response.status).toBe(401);
+    expect((await stack.auth.client.GET('/auth/me', { headers: bearer(forged) })).response.status).toBe(401);
+    expect((await stack.client.GET('/todos', { headers: bearer(user.accessToken) })).response.status).toBe(200);
   });
 });

@@ -1,4 +1,6 @@
 export { type ApiDocsOptions, apiDocs } from './api-docs.ts';
+export { cors } from './cors.ts';
+export { formBody } from './form-body.ts';
 export { jsonBody } from './json-body.ts';
 export { createMetrics, type HttpMetrics } from './metrics.ts';
 export { createOpsApp, type OpsAppOptions, type ReadinessCheck, type ReadinessDetail } from './ops.ts';

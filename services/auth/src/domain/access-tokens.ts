@@ -1,7 +1,12 @@
-/** Minting access tokens (RFC 9068 profile): ES256, `kid` and `typ: at+jwt` in the header. */
+/** Minting access tokens (RFC 9068 profile): ES256, `kid` and `typ: at+jwt` in the header; and recognising them. */
 import { randomUUID } from 'node:crypto';
-import { ACCESS_TOKEN_TYPE } from '@todo/platform/auth';
-import { SignJWT } from 'jose';
+import {
+  ACCESS_TOKEN_ALGORITHM,
+  ACCESS_TOKEN_TYPE,
+  accessTokenClaimsSchema,
+  CLOCK_TOLERANCE_SECONDS,
+} from '@todo/platform/auth';
+import { jwtVerify, SignJWT } from 'jose';
 import type { SigningKeys } from '../keys/signing-keys.ts';
 
 export interface AccessTokenSettings {
@@ -53,5 +58,27 @@ export class AccessTokenIssuer {
       .setJti(randomUUID())
       .sign(key.privateKey);
     return { token, expiresIn: this.#settings.ttlSeconds, expiresAt: exp };
+  }
+
+  /**
+   * Whose session a still-valid access token of ours belongs to, or undefined for anything else (expired,
+   * forged, another issuer's, not an access token). The bearer middleware's checks (ES256 with a published
+   * key, `typ`, `iss`, `aud`, `exp` with the same tolerance, the claims' shapes) on a token that arrives in a
+   * form field rather than an `Authorization` header. Nothing here does I/O, so every failure is the token's.
+   */
+  async subjectOf(token: string): Promise<{ userId: string; sessionId: string } | undefined> {
+    try {
+      const { payload } = await jwtVerify(token, this.#keys.resolver(), {
+        algorithms: [ACCESS_TOKEN_ALGORITHM],
+        typ: ACCESS_TOKEN_TYPE,
+        issuer: this.#settings.issuer,
+        audience: this.#settings.audience,
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      });
+      const claims = accessTokenClaimsSchema.safeParse(payload);
+      return claims.success ? { userId: claims.data.sub, sessionId: claims.data.sid } : undefined;
+    } catch {
+      return undefined;
+    }
   }
 }

@@ -51,6 +51,9 @@ async function issue(deps: AuthDeps, session: Session, secret: Buffer, now: Date
   };
 }
 
+/** The client every session is started for: the todo apps are one first-party client. */
+export const FIRST_PARTY_CLIENT_ID = 'todo-web';
+
 /** Starts a session for a user who just proved who they are. Call inside a transaction. */
 export async function startSession(
   deps: AuthDeps,
@@ -63,7 +66,7 @@ export async function startSession(
   const session = new SessionRepository(em).add({
     id,
     userId,
-    clientId: 'todo-web',
+    clientId: FIRST_PARTY_CLIENT_ID,
     secretSealed: deps.kek.seal(secret, sessionSecretContext(id)),
     counter: 0,
     rotatedAt: now,
@@ -80,6 +83,7 @@ export async function startSession(
 /** A refresh token whose MAC checked out, with the secret of its session for minting the successor. */
 export interface AuthenticRefreshToken {
   sessionId: string;
+  userId: string;
   counter: number;
   secret: Buffer;
 }
@@ -103,21 +107,35 @@ function openSecret(deps: Pick<AuthDeps, 'kek'>, session: Session): Buffer {
 }
 
 /**
- * Checks a presented refresh token without locking anything: shape, session, MAC. The caller can then
- * rate-limit per session before `rotateSession` takes the lock.
+ * Checks a presented refresh token without locking anything: shape, session, MAC. Undefined when it is not
+ * an authentic refresh token of ours; a spent one or one of an ended session is still authentic.
+ */
+export async function findAuthenticRefreshToken(
+  deps: Pick<AuthDeps, 'kek'>,
+  em: EntityManager,
+  token: string,
+): Promise<AuthenticRefreshToken | undefined> {
+  const parts = parseRefreshToken(token);
+  if (!parts) return undefined;
+  const session = await new SessionRepository(em).findById(parts.sessionId);
+  if (!session) return undefined;
+  const secret = openSecret(deps, session);
+  if (!isAuthentic(secret, parts)) return undefined;
+  return { sessionId: session.id, userId: session.userId, counter: parts.counter, secret };
+}
+
+/**
+ * `findAuthenticRefreshToken` for a refresh: anything but an authentic token is an invalid grant. The caller
+ * can then rate-limit per session before `rotateSession` takes the lock.
  */
 export async function authenticateRefreshToken(
   deps: Pick<AuthDeps, 'kek'>,
   em: EntityManager,
   token: string,
 ): Promise<AuthenticRefreshToken> {
-  const parts = parseRefreshToken(token);
-  if (!parts) throw invalidGrant();
-  const session = await new SessionRepository(em).findById(parts.sessionId);
-  if (!session) throw invalidGrant();
-  const secret = openSecret(deps, session);
-  if (!isAuthentic(secret, parts)) throw invalidGrant();
-  return { sessionId: session.id, counter: parts.counter, secret };
+  const found = await findAuthenticRefreshToken(deps, em, token);
+  if (!found) throw invalidGrant();
+  return found;
 }
 
 export type RefreshOutcome =

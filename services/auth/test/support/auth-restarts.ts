@@ -24,7 +24,7 @@ import { authService } from '../../src/definition.ts';
 import type { SigningKeys } from '../../src/keys/signing-keys.ts';
 import { buildAuthService } from '../../src/service.ts';
 
-export type AuthService = TestService<AuthConfig, { keys: SigningKeys }> & Accounts;
+export type AuthService = TestService<AuthConfig, { keys: SigningKeys }, 'auth'> & Accounts;
 
 export const newKek = () => randomBytes(32).toString('base64');
 
@@ -52,6 +52,7 @@ export async function authPlace(): Promise<AuthPlace> {
     sql,
     async start(env, logger) {
       const auth = await startTestService(authService, buildAuthService, {
+        api: 'auth',
         database,
         nats,
         eventsNamespace,
@@ -63,7 +64,7 @@ export async function authPlace(): Promise<AuthPlace> {
           ...env,
         },
       });
-      return { ...auth, ...accountsOn(auth.http) };
+      return { ...auth, ...accountsOn(auth.client) };
     },
     run: (command, env) =>
       runScript(fileURLToPath(new URL(`../../src/${command}.ts`, import.meta.url)), {

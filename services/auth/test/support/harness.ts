@@ -18,7 +18,7 @@ import { authService } from '../../src/definition.ts';
 import type { SigningKeys } from '../../src/keys/signing-keys.ts';
 import { buildAuthService } from '../../src/service.ts';
 
-export type AuthHarness = TestService<AuthConfig, { keys: SigningKeys }> & Accounts & { stop(): Promise<void> };
+export type AuthHarness = TestService<AuthConfig, { keys: SigningKeys }, 'auth'> & Accounts & { stop(): Promise<void> };
 
 export interface StartAuthOptions {
   /** Another replica of this one: same database and NATS namespace, left to the first to clean up. */
@@ -31,6 +31,7 @@ export async function startAuth(options: StartAuthOptions = {}): Promise<AuthHar
   const first = options.replicaOf;
   const database = first?.database ?? (await cloneDatabase(inject('databaseServerUrl'), inject('databaseTemplate')));
   const auth = await startTestService(authService, buildAuthService, {
+    api: 'auth',
     database,
     nats: options.nats ?? { url: first?.config.NATS_URL ?? inject('natsUrl') },
     eventsNamespace: first?.config.EVENTS_NAMESPACE ?? uniqueName('ns'),
@@ -43,5 +44,5 @@ export async function startAuth(options: StartAuthOptions = {}): Promise<AuthHar
       ...options.env,
     },
   });
-  return { ...auth, ...accountsOn(auth.http), stop: () => auth.stop({ cleanUp: first === undefined }) };
+  return { ...auth, ...accountsOn(auth.client), stop: () => auth.stop({ cleanUp: first === undefined }) };
 }

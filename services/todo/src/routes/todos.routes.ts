@@ -35,24 +35,52 @@ const listQuery = z.strictObject({
 });
 
 /**
- * The key is an RFC 8941 sf-string (`"…"`, with `\"` and `\\` escapes); a bare token is accepted too.
- * Either way 1–255 printable ASCII characters.
+ * An Idempotency-Key is 1 to 255 printable ASCII characters (U+0020–U+007E), sent either as an RFC 8941
+ * sf-string (`"…"`, with `\"` and `\\` escaped) or bare. A bare value need not be an sf-token, so any UUID
+ * works as it is; `"abc"` and `abc` are the same key. Over HTTP a value has no leading or trailing whitespace.
  */
-const QUOTED_KEY = /^"((?:[\x20\x21\x23-\x5B\x5D-\x7E]|\\["\\])+)"$/;
-const BARE_KEY = /^[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*$/;
+const SF_STRING = /^"((?:[\x20\x21\x23-\x5B\x5D-\x7E]|\\["\\])*)"$/;
+const NON_ASCII = /[\u0080-\uffff]/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const CONTROL = /[\x00-\x1F\x7F]/;
+const MAX_KEY_LENGTH = 255;
+const KEY_GRAMMAR = `An Idempotency-Key is 1 to ${MAX_KEY_LENGTH} printable ASCII characters, sent bare or as an RFC 8941 sf-string ("…").`;
+
+/** What is wrong with a present Idempotency-Key, or its value; never quoting it. */
+function readIdempotencyKey(raw: string): { key: string } | { refused: string } {
+  if (NON_ASCII.test(raw)) return { refused: 'It must be ASCII: it contains a non-ASCII character.' };
+  if (CONTROL.test(raw)) return { refused: 'It must not contain control characters.' };
+  let key = raw;
+  if (raw.startsWith('"')) {
+    const quoted = SF_STRING.exec(raw)?.[1];
+    if (quoted === undefined) {
+      return {
+        refused:
+          'It starts with a double quote but is not a valid sf-string: it must end with a closing double quote, and inside it a double quote or a backslash must be escaped with a backslash, and nothing else may be.',
+      };
+    }
+    key = quoted.replace(/\\(["\\])/g, '$1');
+  } else if (raw !== raw.trim()) {
+    return { refused: 'It must not start or end with whitespace.' };
+  }
+  if (key === '') return { refused: 'It must not be empty.' };
+  if (key.length > MAX_KEY_LENGTH) {
+    return { refused: `It is ${key.length} characters long: at most ${MAX_KEY_LENGTH} are allowed.` };
+  }
+  return { key };
+}
 
 function idempotencyKey(ctx: Context): string | undefined {
-  const raw = ctx.get('idempotency-key').trim();
-  if (raw === '') return undefined;
-  const quoted = QUOTED_KEY.exec(raw)?.[1]?.replace(/\\(["\\])/g, '$1');
-  const key = quoted ?? (BARE_KEY.test(raw) ? raw : undefined);
-  if (key === undefined || key.length > 255) {
+  const raw = ctx.headers['idempotency-key'];
+  if (raw === undefined) return undefined;
+  const read = readIdempotencyKey(Array.isArray(raw) ? raw.join(', ') : raw);
+  if ('refused' in read) {
     throw new ValidationError(
-      [{ header: 'Idempotency-Key', detail: 'Must be a string of 1 to 255 printable ASCII characters.' }],
+      [{ header: 'Idempotency-Key', detail: `${read.refused} ${KEY_GRAMMAR}` }],
       'The request headers are not valid.',
     );
   }
-  return key;
+  return read.key;
 }
 
 /** A malformed id cannot name any todo: it is a 404 like any other unknown id, not a 422. */

@@ -44,13 +44,15 @@ export async function openTodoDatabase(): Promise<{ orm: MikroORM; database: Tes
 }
 
 type AuthService = Awaited<ReturnType<typeof startAuthOf>>;
-type TodoService = TestService<TodoConfig, object>;
+type TodoService = TestService<TodoConfig, object, 'todo'>;
 
 export interface Stack {
   auth: AuthService;
   todo: TodoService;
   todoConfig: TodoConfig;
-  /** The todo API, every response checked against its OpenAPI document. */
+  /** The todo API through its typed client, every response checked against its OpenAPI document. */
+  client: TodoService['client'];
+  /** The todo API untyped, for requests the typed client cannot send; responses checked as `client`'s. */
   api: HttpClient;
   ops: HttpClient;
   /** Every log line each service wrote, at trace level; empty unless started with `captureLogs`. */
@@ -81,6 +83,7 @@ interface Placement {
 async function startAuthOf(place: Placement, env: Record<string, string> = {}) {
   const auth = await startTestService(authService, buildAuthService, {
     ...place,
+    api: 'auth',
     env: {
       AUTH_KEK: randomBytes(32).toString('base64'),
       JWT_ISSUER: 'http://auth.test',
@@ -90,13 +93,14 @@ async function startAuthOf(place: Placement, env: Record<string, string> = {}) {
       ...env,
     },
   });
-  return { ...auth, ...accountsOn(auth.http), jwksUrl: `${auth.url}/.well-known/jwks.json` } satisfies Accounts &
+  return { ...auth, ...accountsOn(auth.client), jwksUrl: `${auth.url}/.well-known/jwks.json` } satisfies Accounts &
     typeof auth & { jwksUrl: string };
 }
 
 const startTodoOf = (place: Placement, auth: AuthService, env: Record<string, string> = {}): Promise<TodoService> =>
   startTestService(todoService, buildTodoService, {
     ...place,
+    api: 'todo',
     env: {
       AUTH_JWKS_URL: auth.jwksUrl,
       JWT_ISSUER: auth.config.JWT_ISSUER,
@@ -123,6 +127,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     auth,
     todo,
     todoConfig: todo.config,
+    client: todo.client,
     api: todo.http,
     ops: todo.ops,
     logs: { auth: authLogs.raw, todo: todoLogs.raw },
