@@ -116,6 +116,9 @@ export const baseConfigSchema = z.object({
   // How many proxies in front of the service append to X-Forwarded-For (the ingress: 1). The client address is
   // the one the outermost of them saw; 0 ignores the header (the socket's address is the client).
   TRUST_PROXY_HOPS: env.int(0, 0, 10),
+  // Requests per client address (an IPv6 /64) and minute, per replica, on every API route before authentication:
+  // a floor against one address flooding a replica, far above what an office behind one NAT sends.
+  RATE_LIMIT_CLIENT_REQUESTS_PER_MINUTE: env.int(6_000, 1, 10_000_000),
   SHUTDOWN_DELAY_MS: env.int(0, 0, 60_000),
   SHUTDOWN_TIMEOUT_MS: env.int(10_000, 0, 120_000),
   BODY_LIMIT: z

@@ -108,10 +108,26 @@ export class UnprocessableError extends AppError {
   }
 }
 
+/**
+ * A 422 lists at most this many field errors, the first ones found: enough to fix a request, and a bounded
+ * answer to a body with thousands of unknown members.
+ */
+const MAX_FIELD_ERRORS = 50;
+
 export class ValidationError extends AppError {
   override readonly name = 'ValidationError';
   constructor(errors: FieldError[], detail = 'The request is not valid.') {
-    super({ status: 422, code: 'validation_failed', title: 'Unprocessable Content', detail, errors });
+    const listed = errors.slice(0, MAX_FIELD_ERRORS);
+    super({
+      status: 422,
+      code: 'validation_failed',
+      title: 'Unprocessable Content',
+      detail:
+        listed.length < errors.length
+          ? `${detail} The first ${listed.length} of ${errors.length} errors are listed.`
+          : detail,
+      errors: listed,
+    });
   }
 }
 

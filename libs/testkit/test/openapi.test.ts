@@ -36,8 +36,13 @@ describe('every response is held to the OpenAPI document', () => {
   });
 
   it.each([
-    ['a wrong body', me, respond(200, json, { ...user, name: 42 }), 'body/name must be string,null'],
-    ['an undocumented status', me, respond(418, json, user), 'status 418 is not documented (documented: 200,401)'],
+    ['a wrong body', me, respond(200, json, { ...user, name: 42 }), 'body/name must be string'],
+    [
+      'an undocumented status',
+      me,
+      respond(418, json, user),
+      'status 418 is not documented (documented: 200,401,429,500)',
+    ],
     [
       'a missing required header',
       me,

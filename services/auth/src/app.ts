@@ -5,6 +5,7 @@ import {
   apiSecurityHeaders,
   cors,
   jsonBody,
+  perClientLimit,
   problemDetails,
   rateLimitHeaders,
   requestContext,
@@ -35,6 +36,7 @@ export function createApp(deps: AuthAppDeps): Koa<AuthContextState> {
   // Before the error sink and any authentication: preflights need no token, problems stay readable cross-origin.
   app.use(cors(deps.config.CORS_ORIGINS));
   app.use(problemDetails());
+  app.use(perClientLimit(deps.config.RATE_LIMIT_CLIENT_REQUESTS_PER_MINUTE));
   app.use(requestScopedEntityManager(deps.orm));
   // The OAuth endpoints read forms and answer RFC 6749 errors (their router does both), so they come before JSON.
   app.use(oauth.routes());

@@ -324,6 +324,23 @@ describe('what is not an OAuth request gets an RFC 6749 §5.2 error, never cache
     expect(res.headers.get('allow')).toBe('POST');
     expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   });
+
+  it('a parameter over its documented length is invalid_request, counted in code points as on the JSON routes', async () => {
+    const refresh = { grant_type: 'refresh_token', client_id: 'todo-web' };
+    const tooLong = [
+      ['/oauth/token', { ...password, username: user.email, password: '🔑'.repeat(1025) }, 'password'],
+      ['/oauth/token', { ...refresh, refresh_token: 'r'.repeat(513) }, 'refresh_token'],
+      ['/oauth/revoke', { client_id: 'todo-web', token: 't'.repeat(8193) }, 'token'],
+    ] as const;
+    for (const [path, fields, name] of tooLong) {
+      const res = await post(path, form(fields));
+      expectOAuthError(res, 400, 'invalid_request');
+      expect(res.body, name).toMatchObject({ error_description: expect.stringContaining(`${name}: Must be at most`) });
+    }
+    // 1,024 emoji are 2,048 UTF-16 units, yet within the bound: a wrong password, not a malformed request.
+    const atTheBound = form({ ...password, username: user.email, password: '🔑'.repeat(1024) });
+    expectOAuthError(await post('/oauth/token', atTheBound), 400, 'invalid_grant');
+  });
 });
 
 describe('the login limits are the same limits on /auth/login and /oauth/token', () => {

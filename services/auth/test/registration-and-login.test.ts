@@ -71,6 +71,33 @@ describe('signing up and logging in', () => {
     const strip = (b: unknown) => ({ ...(b as object), requestId: undefined });
     expect(strip(wrong.error)).toEqual(strip(unknown.error));
   });
+
+  it('a password is at most 1,024 characters as sent, counted in code points; one more is a 422 wherever it goes', async () => {
+    const user = await auth.newUser();
+    const tooLong = '🔑'.repeat(1025);
+    const sent = [
+      ['POST', '/auth/register', { email: 'long@example.com', password: tooLong }, ['/password']],
+      ['POST', '/auth/login', { email: user.email, password: tooLong }, ['/password']],
+      [
+        'PUT',
+        '/auth/me/password',
+        { currentPassword: tooLong, newPassword: tooLong },
+        ['/currentPassword', '/newPassword'],
+      ],
+      ['DELETE', '/auth/me', { password: tooLong }, ['/password']],
+    ] as const;
+    for (const [method, path, body, pointers] of sent) {
+      const res = await auth.http.request<{ errors: unknown[] }>(method, path, { body, token: user.accessToken });
+      expect(res.status, path).toBe(422);
+      const detail = 'Must be at most 1024 characters long.';
+      expect(res.body.errors, path).toEqual(pointers.map((pointer) => ({ pointer, detail })));
+    }
+    // 1,024 emoji are 2,048 UTF-16 units, yet within the bound: a wrong password, not an invalid one.
+    const atTheBound = await auth.client.POST('/auth/login', {
+      body: { email: user.email, password: '🔑'.repeat(1024) },
+    });
+    expect(atTheBound.response.status).toBe(401);
+  });
 });
 
 // Requests no typed client can send (raw bodies, wrong content types, unknown paths and methods, odd headers)

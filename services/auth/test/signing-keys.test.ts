@@ -36,3 +36,21 @@ describe("a signing key's life: published, signing, retired, unpublished", () =>
     expect(n).toBe(1);
   });
 });
+
+describe('a JWKS never grows past its bound', () => {
+  let auth: AuthHarness;
+  beforeAll(async () => {
+    auth = await startAuth();
+  });
+  afterAll(() => auth?.stop());
+
+  it('rotations in quick succession stop at the 16 keys a JWKS holds, with a message that says when to go on', async () => {
+    const keys = auth.service.keys;
+    const published = () => keys.published().length;
+    while (published() < 16) await keys.rotate();
+    await expect(keys.rotate()).rejects.toThrow(/16 signing keys are published.*once older keys have expired/);
+    expect(published()).toBe(16);
+    const jwks = await auth.client.GET('/.well-known/jwks.json');
+    expect(jwks.data?.keys).toHaveLength(16);
+  });
+});

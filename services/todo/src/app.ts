@@ -5,6 +5,7 @@ import {
   apiSecurityHeaders,
   cors,
   jsonBody,
+  perClientLimit,
   problemDetails,
   rateLimitHeaders,
   requestContext,
@@ -24,6 +25,7 @@ export function createApp(deps: TodoAppDeps): Koa<TodoContextState> {
   // Before the error sink and any authentication: preflights need no token, problems stay readable cross-origin.
   app.use(cors(deps.config.CORS_ORIGINS));
   app.use(problemDetails());
+  app.use(perClientLimit(deps.config.RATE_LIMIT_CLIENT_REQUESTS_PER_MINUTE));
   // Every route of this app is protected: authentication comes before the body is even read.
   app.use(
     requireAccessToken({

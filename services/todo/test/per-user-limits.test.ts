@@ -38,7 +38,7 @@ describe('each user has a quota of reads and writes a minute, told in the RateLi
 
     const first = await create();
     expect(first.response.status).toBe(201);
-    expect(parseLimits(first.response.headers.get('ratelimit-policy'))).toEqual({ writes: { q: 3, w: 60 } });
+    expect(parseLimits(first.response.headers.get('ratelimit-policy')).writes).toEqual({ q: 3, w: 60 });
     expect(parseLimits(first.response.headers.get('ratelimit')).writes).toMatchObject({ r: 2 });
     await create();
     const third = await create();
@@ -52,7 +52,7 @@ describe('each user has a quota of reads and writes a minute, told in the RateLi
     const listed = await stack.client.GET('/todos', { headers: bearer(ann.accessToken) });
     expect(listed.response.status).toBe(200);
     expect(listed.data?.items).toHaveLength(3);
-    expect(parseLimits(listed.response.headers.get('ratelimit-policy'))).toEqual({ reads: { q: 4, w: 60 } });
+    expect(parseLimits(listed.response.headers.get('ratelimit-policy')).reads).toEqual({ q: 4, w: 60 });
   });
 
   it("one user's spent quota does not touch another's", async () => {
@@ -92,5 +92,46 @@ describe('each user has a quota of reads and writes a minute, told in the RateLi
     const created = await stack.client.POST('/todos', { body: { title: 'Mine' }, headers: bearer(dan.accessToken) });
     expect(created.response.status).toBe(201);
     expect(parseLimits(created.response.headers.get('ratelimit')).writes).toMatchObject({ r: 2 });
+  });
+});
+
+describe('one address flooding a replica is refused before any token is checked', () => {
+  let stack: Stack;
+  // Requests arrive through one trusted proxy; the client is the address it appended.
+  const env = { RATE_LIMIT_CLIENT_REQUESTS_PER_MINUTE: '5', TRUST_PROXY_HOPS: '1' };
+  const from = (client: string, token?: string) => ({
+    headers: { 'x-forwarded-for': client, ...(token ? bearer(token) : {}) },
+  });
+  beforeAll(async () => {
+    stack = await startStack({ todoEnv: env, authEnv: env });
+  });
+  afterAll(() => stack?.stop());
+
+  it('the sixth request of a minute from one address gets 429, with or without a token; other addresses go on', async () => {
+    const ann = await stack.auth.newUser();
+    const seen: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const token = i % 2 === 0 ? ann.accessToken : undefined;
+      const res = await stack.client.GET('/todos', from('203.0.113.9', token));
+      seen.push(res.response.status);
+      expect(parseLimits(res.response.headers.get('ratelimit-policy')).client).toEqual({ q: 5, w: 60 });
+      expect(parseLimits(res.response.headers.get('ratelimit')).client).toMatchObject({ r: 4 - i });
+    }
+    expect(seen).toEqual([200, 401, 200, 401, 200]);
+    expectRefused(await stack.client.GET('/todos', from('203.0.113.9', ann.accessToken)));
+    expectRefused(await stack.client.GET('/todos', from('203.0.113.9')));
+    expect((await stack.client.GET('/todos', from('203.0.113.10', ann.accessToken))).response.status).toBe(200);
+  });
+
+  it('on the auth service too: a flooding address is refused before any password is checked', async () => {
+    // Bob signs up from an address of his own: 127.0.0.1 also carries the todo service's JWKS fetches.
+    const bob = { email: `bob-${crypto.randomUUID()}@example.com`, password: `pw-${crypto.randomUUID()}` };
+    const signedUp = await stack.auth.client.POST('/auth/register', { body: bob, ...from('198.51.100.1') });
+    expect(signedUp.response.status).toBe(201);
+    const logIn = (password: string) =>
+      stack.auth.client.POST('/auth/login', { body: { email: bob.email, password }, ...from('198.51.100.99') });
+    for (let i = 0; i < 5; i++) expect((await logIn(`wrong ${i}`)).response.status).toBe(401);
+    expectRefused(await logIn(bob.password));
+    expect((await stack.auth.client.GET('/.well-known/jwks.json', from('198.51.100.99'))).response.status).toBe(429);
   });
 });

@@ -26,11 +26,14 @@ function expectHardened(res: TestResponse, path: string) {
   expect(res.status, where).toBeLessThan(500);
   expect(res.headers.get('x-content-type-options'), where).toBe('nosniff');
   expect(res.headers.get('content-security-policy'), where).toBe("default-src 'none'; frame-ancestors 'none'");
+  // Every answer, a 401 or 404 included, says where the caller stands against the per-client floor.
+  expect(res.headers.get('ratelimit-policy'), where).toMatch(/"client";q=\d+;w=60/);
+  expect(res.headers.get('ratelimit'), where).toMatch(/"client";r=\d+;t=\d+/);
   if (PUBLIC.test(path)) expect(res.headers.get('cache-control'), where).toMatch(/^public, max-age=\d+$/);
   else expect(res.headers.get('cache-control'), where).toBe('no-store');
 }
 
-describe('every API response is kept out of caches, sniffing and frames, and never echoes what was sent', () => {
+describe('every API response is kept out of caches, sniffing and frames, tells its rate limits, and never echoes what was sent', () => {
   let stack: Stack;
   let user: TestUser;
   const services = () =>

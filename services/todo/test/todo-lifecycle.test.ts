@@ -145,4 +145,44 @@ describe('a user keeps todos: create, read, change, delete', () => {
     }
     expect((await create({ title: '😀'.repeat(500) })).response.status).toBe(201);
   });
+
+  it('a body with 200 unknown fields gets a 422 listing the first 50; a name too long to quote is not echoed', async () => {
+    type Refusal = { detail: string; errors: { pointer: string; detail: string }[] };
+    const extras = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`extra${i}`, i]));
+    const many = await stack.api.post<Refusal>('/todos', { title: 'ok', ...extras }, { token: ann.accessToken });
+    expect(many.status).toBe(422);
+    expect(many.body.errors).toHaveLength(50);
+    expect(many.body.detail).toContain('The first 50 of 200 errors are listed.');
+
+    const longName = await stack.api.post<Refusal>(
+      '/todos',
+      { title: 'ok', ['k'.repeat(10_000)]: 1 },
+      { token: ann.accessToken },
+    );
+    expect(longName.status).toBe(422);
+    expect(longName.body.errors).toEqual([
+      { pointer: '', detail: 'Has an unknown field whose name is too long to quote.' },
+    ]);
+  });
+
+  it('a dueAt over 64 characters and an If-Match or If-None-Match over 1,024 are a 422 naming them; nothing changes', async () => {
+    const todo = dataOf(await create({ title: 'Bounded' }));
+    // RFC 3339 allows any number of fractional digits; 81 characters are still too many.
+    const dueAt = `2027-01-15T09:00:00.${'0'.repeat(60)}Z`;
+    const tags = Array.from({ length: 200 }, (_, i) => `"v${i + 1}"`).join(', ');
+    const sent = [
+      ['POST', '/todos', { body: { title: 'ok', dueAt } }, { pointer: '/dueAt' }],
+      ['PATCH', `/todos/${todo.id}`, { body: { dueAt } }, { pointer: '/dueAt' }],
+      ['GET', `/todos/${todo.id}`, { headers: { 'If-None-Match': tags } }, { header: 'If-None-Match' }],
+      ['PATCH', `/todos/${todo.id}`, { body: { done: true }, headers: { 'If-Match': tags } }, { header: 'If-Match' }],
+      ['DELETE', `/todos/${todo.id}`, { headers: { 'If-Match': tags } }, { header: 'If-Match' }],
+    ] as const;
+    for (const [method, path, options, where] of sent) {
+      const res = await stack.api.request<{ errors: unknown[] }>(method, path, { ...options, token: ann.accessToken });
+      expect(res.status, `${method} ${Object.values(where)}`).toBe(422);
+      const detail = `Must be at most ${'pointer' in where ? 64 : 1024} characters long.`;
+      expect(res.body.errors).toEqual([{ ...where, detail }]);
+    }
+    expect(dataOf(await stack.client.GET('/todos/{id}', todoOf(todo.id)))).toMatchObject({ version: 1, done: false });
+  });
 });

@@ -13,7 +13,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Create an account. */
+        /**
+         * Create an account.
+         * @description Creates the account and nothing else: log in afterwards to get tokens. The email is trimmed and
+         *     lower-cased; the password must meet the rules on `NewPassword` (a 422 `common-password` names a
+         *     commonly used one). Limited per client address (`register-client`).
+         */
         post: operations["register"];
         delete?: never;
         options?: never;
@@ -30,7 +35,13 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Log in with email and password; starts a session. */
+        /**
+         * Log in with email and password; starts a session.
+         * @description Starts a session and returns an access token and the session's first refresh token. An unknown email
+         *     and a wrong password get the same 401, at the same cost. Attempts are limited per email and client
+         *     (`login-pair`), per account (`login-account`) and per client (`login-client`); past a limit the answer
+         *     is a 429 and the password is not checked.
+         */
         post: operations["logIn"];
         delete?: never;
         options?: never;
@@ -69,7 +80,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** End sessions of the current user. */
+        /**
+         * End sessions of the current user.
+         * @description Ends the sessions in `scope` at once: their refresh tokens stop working, and their access tokens are
+         *     refused by the other services within seconds.
+         */
         post: operations["logOut"];
         delete?: never;
         options?: never;
@@ -84,7 +99,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The user the access token belongs to. */
+        /**
+         * The user the access token belongs to.
+         * @description The account of the access token's subject, as long as its session lasts.
+         */
         get: operations["getCurrentUser"];
         put?: never;
         post?: never;
@@ -136,14 +154,15 @@ export interface paths {
          *     no secret. A parameter sent without a value counts as omitted, one sent twice is an
          *     `invalid_request`, and unknown parameters are ignored.
          *
-         *     Errors are RFC 6749 §5.2 bodies (`OAuthError`), never problems, all with `Cache-Control: no-store` and
-         *     `Pragma: no-cache`: a 400 for a malformed request (`invalid_request`: a missing or invalid parameter,
+         *     Client errors are RFC 6749 §5.2 bodies (`OAuthError`), not problems, all with `Cache-Control: no-store`
+         *     and `Pragma: no-cache`: a 400 for a malformed request (`invalid_request`: a missing or invalid parameter,
          *     a body that is not a form, a malformed body), a refused grant (`invalid_grant`: unknown email, wrong
          *     password, a refresh token that is invalid, spent, revoked or expired), an unknown or missing
          *     `client_id` (`invalid_client`), another grant type (`unsupported_grant_type`) or any `scope`
          *     (`invalid_scope`: this server has none); a 401 `invalid_client` with a `Basic` challenge when the
          *     client sent HTTP Basic credentials; a 413 `invalid_request` for an oversized body; a 429
-         *     `rate_limited` with `Retry-After`. A 5xx stays a problem.
+         *     `rate_limited` with `Retry-After`. A 5xx stays a problem, and so does a 429 of the per-client request
+         *     limit (`rate-limited`), which answers before this endpoint is reached.
          */
         post: operations["oauthToken"];
         delete?: never;
@@ -205,7 +224,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** OAuth 2.0 authorization server metadata (RFC 8414). */
+        /**
+         * OAuth 2.0 authorization server metadata (RFC 8414).
+         * @description Where the token, revocation and key endpoints are and what they support: exactly what this server
+         *     implements (see `AuthorizationServerMetadata`). Public and cacheable.
+         */
         get: operations["getAuthorizationServerMetadata"];
         put?: never;
         post?: never;
@@ -258,6 +281,7 @@ export interface components {
              *     | `invalid-grant` | 401 | The refresh token is invalid, spent, revoked or expired. |
              *     | `forbidden` | 403 | The caller may not do this (generic). |
              *     | `invalid-password` | 403 | The password confirming a sensitive change is wrong. |
+             *     | `origin-not-allowed` | 403 | A CORS preflight from an origin that is not configured (`CORS_ORIGINS`). |
              *     | `not-found` | 404 | There is no such resource or path. |
              *     | `method-not-allowed` | 405 | The path does not support the method (see `Allow`). |
              *     | `conflict` | 409 | The request conflicts with the current state (generic). |
@@ -266,7 +290,7 @@ export interface components {
              *     | `unsupported-media-type` | 415 | The body is not JSON. |
              *     | `validation-failed` | 422 | The request is not valid; see `errors`. |
              *     | `common-password` | 422 | The new password is one of the most commonly used passwords; see `errors`. |
-             *     | `rate-limited` | 429 | Too many attempts; see `Retry-After`. |
+             *     | `rate-limited` | 429 | Too many requests or attempts; see `Retry-After`. |
              *     | `internal` | 500 | An unexpected failure; quote the `requestId`. |
              *     | `kek-unavailable` | 503 | A KEK rotation is rolling out; retry the refresh after `Retry-After`. |
              * @example tag:todo-platform,2026:problems/validation-failed
@@ -274,26 +298,53 @@ export interface components {
             type: string;
             /** @description A short summary of the problem type (the HTTP reason phrase). */
             title: string;
-            /** @description The HTTP status code, repeated. */
+            /**
+             * Format: int32
+             * @description The HTTP status code, repeated.
+             */
             status: number;
-            /** @description What went wrong with this request, for humans. */
+            /** @description What went wrong with this request, for humans (one line; a 404 or 405 quotes the path). */
             detail: string;
             /** @description The request's `X-Request-Id`. */
-            requestId: string;
-            /** @description Every invalid field, for `validation-failed`. */
+            requestId: components["schemas"]["RequestId"];
+            /** @description The invalid fields, for `validation-failed`; the first 50 when there are more. */
             errors?: components["schemas"]["FieldError"][];
+        };
+        /** @description A `rate-limited` problem. */
+        RateLimitedProblem: components["schemas"]["Problem"] & {
+            /** @constant */
+            type?: "tag:todo-platform,2026:problems/rate-limited";
+            /** @constant */
+            status?: 429;
         };
         /** @description One invalid field, located by exactly one of `pointer`, `parameter` or `header`. */
         FieldError: {
             /** @description What is wrong with the field. */
             detail: string;
-            /** @description A JSON pointer (RFC 6901) into the request body; `""` is the whole body. */
+            /**
+             * @description A JSON pointer (RFC 6901) into the request body; `""` is the whole body. An unknown member whose
+             *     name is too long to quote (over 128 characters) is reported at the object that holds it.
+             */
             pointer?: string;
-            /** @description The name of a query parameter. */
+            /** @description The name of a query parameter; a name over 128 characters is cut to its first 100, followed by `…`. */
             parameter?: string;
             /** @description The name of a request header. */
             header?: string;
         } & (unknown | unknown | unknown);
+        /** @description 1 to 64 characters of `A–Z a–z 0–9 . _ -`. */
+        RequestId: string;
+        /**
+         * @description A list of policies (RFC 9651 structured fields): each a quoted policy name with integer parameters,
+         *     separated by `, `.
+         */
+        RateLimitList: string;
+        /** @description A web origin, `scheme://host[:port]` (RFC 6454). */
+        Origin: string;
+        /**
+         * @description Text without control characters other than tab and line breaks (LF, CR); leading and trailing
+         *     whitespace is trimmed by the server.
+         */
+        PlainText: string;
         User: {
             /** Format: uuid */
             id: string;
@@ -302,36 +353,59 @@ export interface components {
              * @description Trimmed and lower-cased.
              */
             email: string;
-            name: string | null;
+            name: components["schemas"]["DisplayName"] | null;
             /** Format: date-time */
             createdAt: string;
         };
+        /**
+         * @description The access token, a JWT in JWS compact form (see the description of this API). Its length depends on
+         *     the configured issuer and audience; with URLs of ordinary length it stays well under 4,096 characters.
+         */
+        AccessToken: string;
+        /**
+         * @description An opaque, single-use refresh token: `v1.<session id>.<counter>.<MAC>` as issued. A value of any other
+         *     shape (up to 512 characters) is not a validation failure but a refused grant, like any unknown token.
+         */
+        RefreshToken: string;
+        /**
+         * Format: int32
+         * @description Seconds until the access token expires (15 minutes by default, an hour at most).
+         */
+        AccessTokenLifetime: number;
+        /**
+         * Format: int32
+         * @description Seconds until the refresh token (and the session with it) expires: the sooner of the session's
+         *     lifetime and its idle timeout (30 and 7 days by default). Not an RFC 6749 member.
+         */
+        RefreshTokenLifetime: number;
         /** @description RFC 6749 §5.1 token response, plus the user the tokens belong to. */
         TokenResponse: {
-            /** @description The access token, a JWT (see the description of this API). */
-            access_token: string;
+            access_token: components["schemas"]["AccessToken"];
             /** @constant */
             token_type: "Bearer";
-            /** @description Seconds until the access token expires. */
-            expires_in: number;
+            expires_in: components["schemas"]["AccessTokenLifetime"];
             /** @description An opaque, single-use refresh token for `/auth/refresh`. */
-            refresh_token: string;
-            /** @description Seconds until the refresh token (and the session with it) expires. */
-            refresh_expires_in: number;
+            refresh_token: components["schemas"]["RefreshToken"];
+            refresh_expires_in: components["schemas"]["RefreshTokenLifetime"];
             user: components["schemas"]["User"];
         };
         /**
          * Format: email
-         * @description An email address; the server trims it and lower-cases it before checking and storing it.
+         * @description An email address, at most 254 characters; the server trims it and lower-cases it before checking and
+         *     storing it.
          */
         Email: string;
         /**
-         * @description The password is Unicode-normalised (NFKC) before it is checked and hashed, so a passphrase typed as
+         * Format: password
+         * @description At most 1,024 characters as sent (Unicode code points, before the normalisation below); a longer
+         *     password is refused with a 422 before anything else is checked.
+         *
+         *     The password is Unicode-normalised (NFKC) before it is checked and hashed, so a passphrase typed as
          *     composed characters (`é`, U+00E9) or decomposed ones (`e` followed by U+0301) is the same password, and
          *     full-width letters count as their plain forms. In that form it must:
          *
          *     - be 12 to 256 characters long, counted in Unicode code points (so 12 emoji are long enough) of the
-         *       normalised form (which is why the bounds are not `minLength`/`maxLength` here: normalising can
+         *       normalised form (which is why these bounds are not `minLength`/`maxLength` here: normalising can
          *       shorten a string, as `e` + U+0301 becomes `é`, or lengthen it, as the ligature `ﬃ` becomes `ffi`);
          *     - be valid Unicode text (no lone surrogates);
          *     - not be one of the most commonly used passwords (a list of about 49,000, compared in any letter case):
@@ -342,23 +416,26 @@ export interface components {
          */
         NewPassword: string;
         /**
-         * @description A password checked against the stored one only (not against the rules for new passwords), in its
-         *     NFKC form like a new password; an account whose password was set before passwords were normalised
-         *     also matches the form it was first typed in, and its stored hash is then upgraded at login.
+         * Format: password
+         * @description A password checked against the stored one only (not against the rules for new passwords): 1 to 1,024
+         *     characters as sent (Unicode code points, the bound of a new password), then in its NFKC form like a
+         *     new password; an account whose password was set before passwords were normalised also matches the
+         *     form it was first typed in, and its stored hash is then upgraded at login.
          */
         CurrentPassword: string;
+        /** @description A display name (plain text), 1 to 200 characters after trimming, counted in code points. */
+        DisplayName: components["schemas"]["PlainText"];
         RegisterRequest: {
             email: components["schemas"]["Email"];
             password: components["schemas"]["NewPassword"];
-            /** @description A display name (plain text). */
-            name?: string;
+            name?: components["schemas"]["DisplayName"];
         };
         LoginRequest: {
             email: components["schemas"]["Email"];
             password: components["schemas"]["CurrentPassword"];
         };
         RefreshRequest: {
-            refresh_token: string;
+            refresh_token: components["schemas"]["RefreshToken"];
         };
         ChangePasswordRequest: {
             currentPassword: components["schemas"]["CurrentPassword"];
@@ -368,10 +445,18 @@ export interface components {
             password: components["schemas"]["CurrentPassword"];
         };
         JwkSet: {
+            /**
+             * @description Usually one to three keys: the one that signs, the one it replaced while tokens it signed are
+             *     still valid, and a new one waiting to sign. Each `keys:rotate` adds a key that leaves the set once
+             *     its successor has signed for the longest token lifetime plus a minute, so the set holds one key
+             *     more than the rotations of the last activation delay + token lifetime + 1 minute (22 minutes by
+             *     default): the bound of 16 holds while operators run fewer than 16 rotations in such a span.
+             */
             keys: components["schemas"]["Jwk"][];
         };
         /** @description A public ES256 signing key (EC P-256). Never has a private member such as `d`. */
         Jwk: components["schemas"]["EcP256Jwk"];
+        /** @description 43 base64url characters, the 32 bytes of a P-256 coordinate or a SHA-256 digest. */
         Base64Url: string;
         EcP256Jwk: {
             /** @constant */
@@ -380,7 +465,8 @@ export interface components {
             crv: "P-256";
             x: components["schemas"]["Base64Url"];
             y: components["schemas"]["Base64Url"];
-            kid: string;
+            /** @description The key's RFC 7638 JWK thumbprint (SHA-256). */
+            kid: components["schemas"]["Base64Url"];
             /** @constant */
             alg: "ES256";
             /** @constant */
@@ -445,11 +531,14 @@ export interface components {
             /** @constant */
             grant_type: "refresh_token";
             client_id: components["schemas"]["OAuthClientId"];
-            refresh_token: string;
+            refresh_token: components["schemas"]["RefreshToken"];
         };
         /** @description RFC 7009 §2.1. */
         OAuthRevocationRequest: {
-            /** @description A refresh token or an access token. */
+            /**
+             * @description A refresh token or an access token, at most 8,192 characters (a longer one is an `invalid_request`).
+             *     A token of any other shape is no token of ours: it changes nothing and gets the same 200.
+             */
             token: string;
             /**
              * @description Accepted and not needed.
@@ -460,22 +549,13 @@ export interface components {
         };
         /** @description RFC 6749 §5.1 access token response. */
         OAuthTokenResponse: {
-            /** @description The access token, a JWT (see the description of this API). */
-            access_token: string;
+            access_token: components["schemas"]["AccessToken"];
             /** @constant */
             token_type: "Bearer";
-            /**
-             * Format: int32
-             * @description Seconds until the access token expires.
-             */
-            expires_in: number;
+            expires_in: components["schemas"]["AccessTokenLifetime"];
             /** @description An opaque, single-use refresh token for the refresh grant (or `/auth/refresh`). */
-            refresh_token: string;
-            /**
-             * Format: int32
-             * @description Seconds until the refresh token (and the session with it) expires; not an RFC 6749 member.
-             */
-            refresh_expires_in: number;
+            refresh_token: components["schemas"]["RefreshToken"];
+            refresh_expires_in: components["schemas"]["RefreshTokenLifetime"];
         };
         /** @description RFC 6749 §5.2 error response, the body of every client error under `/oauth`. */
         OAuthError: {
@@ -500,8 +580,11 @@ export interface components {
         ServerMetadata: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 /** @description How long the metadata may be cached. */
                 "Cache-Control": string;
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                 [name: string]: unknown;
             };
             content: {
@@ -516,6 +599,7 @@ export interface components {
                 Pragma: components["headers"]["Pragma-No-Cache"];
                 "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 RateLimit: components["headers"]["RateLimit"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                 [name: string]: unknown;
             };
             content: {
@@ -535,6 +619,7 @@ export interface components {
                 Pragma: components["headers"]["Pragma-No-Cache"];
                 "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 RateLimit: components["headers"]["RateLimit"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                 [name: string]: unknown;
             };
             content: {
@@ -548,9 +633,12 @@ export interface components {
         OAuthClientAuthenticationRefused: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "Cache-Control": components["headers"]["Cache-Control-No-Store"];
                 Pragma: components["headers"]["Pragma-No-Cache"];
                 "WWW-Authenticate": components["headers"]["WWW-Authenticate-Basic"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                 [name: string]: unknown;
             };
             content: {
@@ -564,8 +652,11 @@ export interface components {
         OAuthPayloadTooLarge: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "Cache-Control": components["headers"]["Cache-Control-No-Store"];
                 Pragma: components["headers"]["Pragma-No-Cache"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                 [name: string]: unknown;
             };
             content: {
@@ -577,7 +668,9 @@ export interface components {
         };
         /**
          * @description Too many attempts (`rate_limited`, the JSON routes' `rate-limited`); nothing was checked or changed.
-         *     `Retry-After` says when to try again and `RateLimit` which quota is empty.
+         *     `Retry-After` says when to try again and `RateLimit` which quota is empty. The per-client request
+         *     limit (policy `client`) answers before the OAuth endpoint is reached, so its 429 is a `rate-limited`
+         *     problem (`application/problem+json`) rather than an OAuth error.
          */
         OAuthRateLimited: {
             headers: {
@@ -587,6 +680,7 @@ export interface components {
                 "Retry-After": components["headers"]["Retry-After"];
                 "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 RateLimit: components["headers"]["RateLimit"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                 [name: string]: unknown;
             };
             content: {
@@ -594,6 +688,7 @@ export interface components {
                     /** @constant */
                     error?: "rate_limited";
                 };
+                "application/problem+json": components["schemas"]["RateLimitedProblem"];
             };
         };
         /**
@@ -604,7 +699,10 @@ export interface components {
         KekUnavailable: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "Retry-After": components["headers"]["Retry-After"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                 [name: string]: unknown;
             };
             content: {
@@ -623,6 +721,7 @@ export interface components {
                 "Cache-Control": components["headers"]["Cache-Control-No-Store"];
                 "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 RateLimit: components["headers"]["RateLimit"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                 [name: string]: unknown;
             };
             content: {
@@ -633,6 +732,9 @@ export interface components {
         BadRequest: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                 [name: string]: unknown;
             };
             content: {
@@ -653,6 +755,7 @@ export interface components {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
                 "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 RateLimit: components["headers"]["RateLimit"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                 [name: string]: unknown;
             };
             content: {
@@ -668,6 +771,9 @@ export interface components {
         InvalidGrant: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                 [name: string]: unknown;
             };
             content: {
@@ -683,7 +789,10 @@ export interface components {
         BearerUnauthorized: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                 [name: string]: unknown;
             };
             content: {
@@ -699,6 +808,9 @@ export interface components {
         InvalidPassword: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                 [name: string]: unknown;
             };
             content: {
@@ -714,6 +826,9 @@ export interface components {
         EmailTaken: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                 [name: string]: unknown;
             };
             content: {
@@ -729,6 +844,9 @@ export interface components {
         PayloadTooLarge: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                 [name: string]: unknown;
             };
             content: {
@@ -744,6 +862,9 @@ export interface components {
         UnsupportedMediaType: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                 [name: string]: unknown;
             };
             content: {
@@ -762,6 +883,9 @@ export interface components {
         ValidationFailed: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                 [name: string]: unknown;
             };
             content: {
@@ -770,7 +894,7 @@ export interface components {
                     type?: "tag:todo-platform,2026:problems/validation-failed";
                     /** @constant */
                     status?: 422;
-                    errors: unknown[];
+                    errors: components["schemas"]["FieldError"][];
                 };
             };
         };
@@ -782,6 +906,9 @@ export interface components {
         NewPasswordRefused: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                 [name: string]: unknown;
             };
             content: {
@@ -790,13 +917,15 @@ export interface components {
                     type?: "tag:todo-platform,2026:problems/validation-failed" | "tag:todo-platform,2026:problems/common-password";
                     /** @constant */
                     status?: 422;
-                    errors: unknown[];
+                    errors: components["schemas"]["FieldError"][];
                 };
             };
         };
         /**
-         * @description Too many attempts (`rate-limited`); nothing was checked or changed. `Retry-After` says when to try
-         *     again and `RateLimit` which quota is empty.
+         * @description Too many requests (`rate-limited`): the per-client request limit (policy `client`, 6,000 requests a
+         *     minute per client address by default, counted before anything else) or one of the limits on
+         *     registering, logging in, refreshing and re-checking a password. Nothing was checked or changed.
+         *     `Retry-After` says when to try again and `RateLimit` which quota is empty.
          */
         RateLimited: {
             headers: {
@@ -804,14 +933,32 @@ export interface components {
                 "Retry-After": components["headers"]["Retry-After"];
                 "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 RateLimit: components["headers"]["RateLimit"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["RateLimitedProblem"];
+            };
+        };
+        /**
+         * @description An unexpected failure (`internal`), on any operation, the OAuth ones included. The detail says nothing
+         *     internal; quote the `requestId` (also in `X-Request-Id`) when reporting it. Whether the request took
+         *     effect is not known.
+         */
+        InternalError: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                 [name: string]: unknown;
             };
             content: {
                 "application/problem+json": components["schemas"]["Problem"] & {
                     /** @constant */
-                    type?: "tag:todo-platform,2026:problems/rate-limited";
+                    type?: "tag:todo-platform,2026:problems/internal";
                     /** @constant */
-                    status?: 429;
+                    status?: 500;
                 };
             };
         };
@@ -828,19 +975,29 @@ export interface components {
         /**
          * @description The quotas this request was counted against (IETF draft-ietf-httpapi-ratelimit-headers): each a
          *     quoted policy name with `q` (requests allowed) and `w` (window in seconds), for example
-         *     `"login-account";q=5;w=60`.
+         *     `"client";q=6000;w=60, "login-account";q=5;w=60`. The policies are `client` (every request, per
+         *     client address), `register-client`, `login-pair`, `login-account`, `login-client`, `refresh-session`
+         *     and `password-check`.
          */
-        "RateLimit-Policy": string;
+        "RateLimit-Policy": components["schemas"]["RateLimitList"];
         /**
          * @description What is left of each quota in `RateLimit-Policy`: the policy name with `r` (requests remaining) and
-         *     `t` (seconds until the window resets), for example `"login-account";r=4;t=60`.
+         *     `t` (seconds until the window resets), for example `"client";r=5999;t=60, "login-account";r=4;t=60`.
          */
-        RateLimit: string;
+        RateLimit: components["schemas"]["RateLimitList"];
+        /**
+         * @description CORS: present only when the request's `Origin` is one of the configured origins (`CORS_ORIGINS`), and
+         *     then exactly that origin (`scheme://host[:port]`); never `*`.
+         */
+        "Access-Control-Allow-Origin": components["schemas"]["Origin"];
         /** @description The id of this request, also in the log lines and in a problem's `requestId`. */
-        "X-Request-Id": string;
+        "X-Request-Id": components["schemas"]["RequestId"];
         /** @description Where the created resource lives. */
         Location: string;
-        /** @description Seconds to wait before trying again. */
+        /**
+         * @description Seconds to wait before trying again: up to a day for the login limits (`login-pair` counts failures
+         *     over a day), a few seconds for `kek-unavailable`.
+         */
         "Retry-After": number;
         /**
          * @description RFC 6750 challenge: a bare `Bearer realm="…"` when no token was sent, with `error="invalid_token"`
@@ -856,7 +1013,7 @@ export interface components {
          *     public), so the challenge names that scheme.
          */
         "WWW-Authenticate-Basic": string;
-        /** @description The key set may be cached for `max-age` seconds. */
+        /** @description The key set may be cached for `max-age` seconds (at most an hour). */
         "Cache-Control-Public": string;
     };
     pathItems: never;
@@ -883,6 +1040,7 @@ export interface operations {
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
                     Location: components["headers"]["Location"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -895,6 +1053,7 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["NewPasswordRefused"];
             429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
         };
     };
     logIn: {
@@ -917,6 +1076,7 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
         };
     };
     refresh: {
@@ -939,6 +1099,7 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["KekUnavailable"];
         };
     };
@@ -961,12 +1122,17 @@ export interface operations {
             204: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
             401: components["responses"]["BearerUnauthorized"];
             422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
         };
     };
     getCurrentUser: {
@@ -982,6 +1148,9 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -989,6 +1158,8 @@ export interface operations {
                 };
             };
             401: components["responses"]["BearerUnauthorized"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
         };
     };
     deleteAccount: {
@@ -1010,6 +1181,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1021,6 +1193,7 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
         };
     };
     changePassword: {
@@ -1042,6 +1215,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1053,6 +1227,7 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["NewPasswordRefused"];
             429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
         };
     };
     oauthToken: {
@@ -1073,6 +1248,7 @@ export interface operations {
             401: components["responses"]["OAuthClientAuthenticationRefused"];
             413: components["responses"]["OAuthPayloadTooLarge"];
             429: components["responses"]["OAuthRateLimited"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["KekUnavailable"];
         };
     };
@@ -1093,7 +1269,10 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     "Cache-Control": components["headers"]["Cache-Control-No-Store"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -1101,6 +1280,8 @@ export interface operations {
             400: components["responses"]["OAuthBadRequest"];
             401: components["responses"]["OAuthClientAuthenticationRefused"];
             413: components["responses"]["OAuthPayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["KekUnavailable"];
         };
     };
@@ -1117,13 +1298,18 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
                     "Cache-Control": components["headers"]["Cache-Control-Public"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["JwkSet"];
                 };
             };
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
         };
     };
     getAuthorizationServerMetadata: {
@@ -1136,6 +1322,8 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: components["responses"]["ServerMetadata"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
         };
     };
     getOpenIdConfiguration: {
@@ -1148,6 +1336,8 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: components["responses"]["ServerMetadata"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
         };
     };
 }

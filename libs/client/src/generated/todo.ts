@@ -46,7 +46,11 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** One of the caller's todos. */
+        /**
+         * One of the caller's todos.
+         * @description The todo with its current `ETag`. With `If-None-Match` naming that tag, the answer is a 304 without a
+         *     body instead, so a client can cheaply check whether its copy is still current.
+         */
         get: operations["getTodo"];
         put?: never;
         post?: never;
@@ -83,6 +87,7 @@ export interface components {
              *     | `bad-request` | 400 | The request is malformed (e.g. the body is not well-formed JSON). |
              *     | `missing-token` | 401 | No bearer access token was sent. |
              *     | `invalid-token` | 401 | The access token is invalid, expired or revoked. |
+             *     | `origin-not-allowed` | 403 | A CORS preflight from an origin that is not configured (`CORS_ORIGINS`). |
              *     | `not-found` | 404 | There is no such todo of the caller's, or no such path. |
              *     | `method-not-allowed` | 405 | The path does not support the method (see `Allow`). |
              *     | `idempotency-key-in-use` | 409 | The first request with this `Idempotency-Key` is still being processed. |
@@ -91,7 +96,7 @@ export interface components {
              *     | `unsupported-media-type` | 415 | The body is not JSON. |
              *     | `validation-failed` | 422 | The request is not valid; see `errors`. |
              *     | `idempotency-key-mismatch` | 422 | The `Idempotency-Key` was used with a different body. |
-             *     | `rate-limited` | 429 | The caller used up a per-user quota; see `Retry-After` and `RateLimit`. |
+             *     | `rate-limited` | 429 | The caller used up the per-client limit or a per-user quota; see `Retry-After` and `RateLimit`. |
              *     | `internal` | 500 | An unexpected failure; quote the `requestId`. |
              *     | `keys-unavailable` | 503 | The token's key cannot be fetched from the auth service right now; see `Retry-After`. |
              *     | `revocations-unavailable` | 503 | Recent logouts may be missing; see `Retry-After`. |
@@ -100,33 +105,39 @@ export interface components {
             type: string;
             /** @description A short summary of the problem type (the HTTP reason phrase). */
             title: string;
-            /** @description The HTTP status code, repeated. */
+            /**
+             * Format: int32
+             * @description The HTTP status code, repeated.
+             */
             status: number;
-            /** @description What went wrong with this request, for humans. */
+            /** @description What went wrong with this request, for humans (one line; a 404 or 405 quotes the path). */
             detail: string;
             /** @description The request's `X-Request-Id`. */
-            requestId: string;
-            /** @description Every invalid field, for `validation-failed`. */
+            requestId: components["schemas"]["RequestId"];
+            /** @description The invalid fields, for `validation-failed`; the first 50 when there are more. */
             errors?: components["schemas"]["FieldError"][];
         };
         /** @description One invalid field, located by exactly one of `pointer`, `parameter` or `header`. */
         FieldError: {
             /** @description What is wrong with the field. */
             detail: string;
-            /** @description A JSON pointer (RFC 6901) into the request body; `""` is the whole body. */
+            /**
+             * @description A JSON pointer (RFC 6901) into the request body; `""` is the whole body. An unknown member whose
+             *     name is too long to quote (over 128 characters) is reported at the object that holds it.
+             */
             pointer?: string;
-            /** @description The name of a query parameter. */
+            /** @description The name of a query parameter; a name over 128 characters is cut to its first 100, followed by `…`. */
             parameter?: string;
             /** @description The name of a request header. */
             header?: string;
         } & (unknown | unknown | unknown);
-        /** @description A `validation-failed` problem; `errors` lists every offending field. */
+        /** @description A `validation-failed` problem; `errors` lists the offending fields (the first 50). */
         ValidationProblem: components["schemas"]["Problem"] & {
             /** @constant */
             type?: "tag:todo-platform,2026:problems/validation-failed";
             /** @constant */
             status?: 422;
-            errors: unknown[];
+            errors: components["schemas"]["FieldError"][];
         };
         /** @description An `idempotency-key-mismatch` problem. */
         IdempotencyKeyMismatchProblem: components["schemas"]["Problem"] & {
@@ -135,9 +146,35 @@ export interface components {
             /** @constant */
             status?: 422;
         };
+        /** @description 1 to 64 characters of `A–Z a–z 0–9 . _ -`. */
+        RequestId: string;
+        /**
+         * @description A list of policies (RFC 9651 structured fields): each a quoted policy name with integer parameters,
+         *     separated by `, `.
+         */
+        RateLimitList: string;
+        /** @description A web origin, `scheme://host[:port]` (RFC 6454). */
+        Origin: string;
+        /**
+         * @description `*`, or entity tags separated by commas (RFC 9110 §13.1.1), each `"v<version>"` as an ETag header sent
+         *     it, optionally weak (`W/"v3"`).
+         */
+        EntityTagList: string;
+        /** @description An opaque position in a listing (base64url). */
+        Cursor: string;
+        /**
+         * Format: date-time
+         * @description An RFC 3339 date-time with an offset (`Z` or `±hh:mm`), at most 64 characters.
+         */
+        DateTimeInput: string;
+        /**
+         * Format: date-time
+         * @description An RFC 3339 date-time in UTC with milliseconds, `2026-11-26T09:30:00.000Z`.
+         */
+        DateTime: string;
         /**
          * @description Text without control characters other than tab and line breaks (LF, CR); leading and trailing
-         *     whitespace is trimmed by the server.
+         *     whitespace is trimmed by the server. At most 10,000 characters (each field has its own bound).
          */
         PlainText: string;
         /** @description 1 to 500 characters after trimming, counted in Unicode code points. */
@@ -150,20 +187,18 @@ export interface components {
              * @description A UUIDv7, so ids sort by creation time.
              */
             id: string;
-            /** @description Trimmed by the server; 1 to 500 characters. */
-            title: string;
-            description: string | null;
+            title: components["schemas"]["Title"];
+            description: components["schemas"]["Description"] | null;
             done: boolean;
             /** Format: date-time */
             dueAt: string | null;
-            /** Format: date-time */
-            createdAt: string;
+            createdAt: components["schemas"]["DateTime"];
+            /** @description When the todo last changed; equal to `createdAt` until then. */
+            updatedAt: components["schemas"]["DateTime"];
             /**
-             * Format: date-time
-             * @description When the todo last changed; equal to `createdAt` until then.
+             * Format: int32
+             * @description 1 at creation, one more with each change. The ETag is `"v<version>"`.
              */
-            updatedAt: string;
-            /** @description 1 at creation, one more with each change. The ETag is `"v<version>"`. */
             version: number;
         };
         /** @description A new todo. Fields not listed here are refused (422). */
@@ -175,7 +210,7 @@ export interface components {
             done?: boolean;
             /**
              * Format: date-time
-             * @description An RFC 3339 date-time with an offset (`Z` or `±hh:mm`); defaults to `null`.
+             * @description An RFC 3339 date-time with an offset (`Z` or `±hh:mm`), at most 64 characters; defaults to `null`.
              */
             dueAt?: string | null;
         };
@@ -189,11 +224,12 @@ export interface components {
             done?: boolean;
             /**
              * Format: date-time
-             * @description An RFC 3339 date-time with an offset (`Z` or `±hh:mm`), or `null` to clear it.
+             * @description An RFC 3339 date-time with an offset (`Z` or `±hh:mm`), at most 64 characters; `null` clears it.
              */
             dueAt?: string | null;
         };
         TodoPage: {
+            /** @description At most `limit` todos (so at most 100). */
             items: components["schemas"]["Todo"][];
             /** @description Pass it as `cursor` to get the next page; `null` on the last page. */
             nextCursor: string | null;
@@ -201,8 +237,10 @@ export interface components {
     };
     responses: {
         /**
-         * @description The caller used up a per-user quota (`rate-limited`): 600 reads and 120 writes a minute by default.
-         *     Nothing was done; try again after `Retry-After` seconds. `RateLimit` says which quota is empty.
+         * @description The caller used up a quota (`rate-limited`): the per-client request limit (policy `client`, 6,000
+         *     requests a minute per client address by default, counted before authentication) or a per-user one
+         *     (`reads` and `writes`: 600 reads and 120 writes a minute by default). Nothing was done; try again after
+         *     `Retry-After` seconds. `RateLimit` says which quota is empty.
          */
         RateLimited: {
             headers: {
@@ -210,6 +248,7 @@ export interface components {
                 "Retry-After": components["headers"]["Retry-After"];
                 "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 RateLimit: components["headers"]["RateLimit"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                 [name: string]: unknown;
             };
             content: {
@@ -225,6 +264,9 @@ export interface components {
         BadRequest: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                 [name: string]: unknown;
             };
             content: {
@@ -240,7 +282,10 @@ export interface components {
         BearerUnauthorized: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                 [name: string]: unknown;
             };
             content: {
@@ -262,7 +307,10 @@ export interface components {
         ServiceUnavailable: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "Retry-After": components["headers"]["Retry-After"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                 [name: string]: unknown;
             };
             content: {
@@ -281,6 +329,9 @@ export interface components {
         NotFound: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                 [name: string]: unknown;
             };
             content: {
@@ -293,31 +344,15 @@ export interface components {
             };
         };
         /**
-         * @description The path does not support the method (`method-not-allowed`); `Allow` lists the methods it does
-         *     support. Possible on every path, so not listed per operation.
-         */
-        MethodNotAllowed: {
-            headers: {
-                "X-Request-Id": components["headers"]["X-Request-Id"];
-                Allow: components["headers"]["Allow"];
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["Problem"] & {
-                    /** @constant */
-                    type?: "tag:todo-platform,2026:problems/method-not-allowed";
-                    /** @constant */
-                    status?: 405;
-                };
-            };
-        };
-        /**
          * @description The first request with this `Idempotency-Key` is still being processed (`idempotency-key-in-use`);
          *     retry later to get its response.
          */
         IdempotencyKeyInUse: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                 [name: string]: unknown;
             };
             content: {
@@ -336,6 +371,9 @@ export interface components {
         PreconditionFailed: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                 [name: string]: unknown;
             };
             content: {
@@ -351,6 +389,9 @@ export interface components {
         PayloadTooLarge: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                 [name: string]: unknown;
             };
             content: {
@@ -369,7 +410,10 @@ export interface components {
         UnsupportedMediaType: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
                 "Accept-Patch": components["headers"]["Accept-Patch"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                 [name: string]: unknown;
             };
             content: {
@@ -388,6 +432,9 @@ export interface components {
         ValidationFailed: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                 [name: string]: unknown;
             };
             content: {
@@ -401,10 +448,35 @@ export interface components {
         CreateUnprocessable: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                 [name: string]: unknown;
             };
             content: {
                 "application/problem+json": components["schemas"]["ValidationProblem"] | components["schemas"]["IdempotencyKeyMismatchProblem"];
+            };
+        };
+        /**
+         * @description An unexpected failure (`internal`). The detail says nothing internal; quote the `requestId` (also in
+         *     `X-Request-Id`) when reporting it. Whether the request took effect is not known: read before retrying a
+         *     write without an `Idempotency-Key`.
+         */
+        InternalError: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @constant */
+                    type?: "tag:todo-platform,2026:problems/internal";
+                    /** @constant */
+                    status?: 500;
+                };
             };
         };
     };
@@ -424,34 +496,38 @@ export interface components {
          */
         IdempotencyKey: string;
         /**
-         * @description An ETag from an earlier response (`"v<version>"`), or several separated by commas. When the todo's
-         *     current ETag is among them, the answer is a 304 without a body.
+         * @description An ETag from an earlier response (`"v<version>"`), or several separated by commas, or `*`. When the
+         *     todo's current ETag is among them, the answer is a 304 without a body; a tag of another shape matches
+         *     nothing. At most 1,024 characters: a longer header is a 422 `validation-failed` naming it.
          */
-        IfNoneMatch: string;
+        IfNoneMatch: components["schemas"]["EntityTagList"];
         /**
-         * @description The ETag (`"v<version>"`) of the version the change is meant for. When it is not the todo's current
-         *     ETag the answer is a 412 `precondition-failed` and nothing changes. Without it the change applies
-         *     whatever the current version is.
+         * @description The ETag (`"v<version>"`) of the version the change is meant for (or several separated by commas, or
+         *     `*`). When it is not the todo's current ETag the answer is a 412 `precondition-failed` and nothing
+         *     changes; a tag of another shape, or a weak one (`W/"v3"`), matches nothing. Without it the change
+         *     applies whatever the current version is. At most 1,024 characters: a longer header is a 422
+         *     `validation-failed` naming it.
          */
-        IfMatch: string;
+        IfMatch: components["schemas"]["EntityTagList"];
         /** @description How many todos a page holds at most. */
         Limit: number;
         /**
          * @description Opaque: the `nextCursor` of the previous page, passed back as is together with the same filters
-         *     and `sort`. A cursor issued for another query, or not issued by this API, is a 422.
+         *     and `sort`. A cursor issued for another query, or not issued by this API, is a 422, and so is one
+         *     longer than 512 characters.
          */
-        Cursor: string;
+        Cursor: components["schemas"]["Cursor"];
         /** @description Only todos that are done (`true`) or not done (`false`). */
         Done: boolean;
         /**
          * @description Only todos whose title or description contains this text, ignoring letter case. `%` and `_` are
-         *     taken literally, not as wildcards.
+         *     taken literally, not as wildcards. 1 to 200 characters after trimming (plain text, as for a title).
          */
-        Q: string;
+        Q: components["schemas"]["PlainText"];
         /** @description Only todos due strictly before this instant. Todos without a due date never match. */
-        DueBefore: string;
+        DueBefore: components["schemas"]["DateTimeInput"];
         /** @description Only todos due at or after this instant. Todos without a due date never match. */
-        DueAfter: string;
+        DueAfter: components["schemas"]["DateTimeInput"];
         /**
          * @description The order of the list: `-createdAt` newest first (the default), `createdAt` oldest first, `dueAt`
          *     earliest due date first and `-dueAt` latest due date first; with either `dueAt` order, todos
@@ -464,16 +540,22 @@ export interface components {
         /**
          * @description The quotas this request was counted against (IETF draft-ietf-httpapi-ratelimit-headers): each a
          *     quoted policy name with `q` (requests allowed) and `w` (window in seconds), for example
-         *     `"writes";q=120;w=60`.
+         *     `"client";q=6000;w=60, "writes";q=120;w=60`. The policies are `client` (every request, per client
+         *     address), `reads` and `writes` (per user).
          */
-        "RateLimit-Policy": string;
+        "RateLimit-Policy": components["schemas"]["RateLimitList"];
         /**
          * @description What is left of each quota in `RateLimit-Policy`: the policy name with `r` (requests remaining) and
-         *     `t` (seconds until the window resets), for example `"writes";r=117;t=42`.
+         *     `t` (seconds until the window resets), for example `"client";r=5999;t=60, "writes";r=117;t=42`.
          */
-        RateLimit: string;
+        RateLimit: components["schemas"]["RateLimitList"];
+        /**
+         * @description CORS: present only when the request's `Origin` is one of the configured origins (`CORS_ORIGINS`), and
+         *     then exactly that origin (`scheme://host[:port]`); never `*`.
+         */
+        "Access-Control-Allow-Origin": components["schemas"]["Origin"];
         /** @description The id of this request, also in the log lines and in a problem's `requestId`. */
-        "X-Request-Id": string;
+        "X-Request-Id": components["schemas"]["RequestId"];
         /** @description Where the created todo lives, `/todos/{id}`. */
         Location: string;
         /**
@@ -486,17 +568,18 @@ export interface components {
          *     `Idempotency-Key` and body; absent otherwise.
          */
         "Idempotent-Replayed": "true";
-        /** @description Seconds to wait before trying again. */
+        /**
+         * @description Seconds to wait before trying again: at most a minute for a request limit, and up to the JWKS retry
+         *     interval (at most an hour) while the auth service's keys cannot be fetched.
+         */
         "Retry-After": number;
         /**
          * @description RFC 6750 challenge: `Bearer realm="todo"` when no token was sent, and
          *     `Bearer realm="todo", error="invalid_token", error_description="…"` when the token was rejected.
          */
         "WWW-Authenticate": string;
-        /** @description The media types a PATCH body may be sent as (RFC 5789). */
+        /** @description The media types a body may be sent as (RFC 5789): `application/merge-patch+json, application/json`. */
         "Accept-Patch": string;
-        /** @description The methods the path supports. */
-        Allow: string;
     };
     pathItems: never;
 }
@@ -509,14 +592,15 @@ export interface operations {
                 limit?: components["parameters"]["Limit"];
                 /**
                  * @description Opaque: the `nextCursor` of the previous page, passed back as is together with the same filters
-                 *     and `sort`. A cursor issued for another query, or not issued by this API, is a 422.
+                 *     and `sort`. A cursor issued for another query, or not issued by this API, is a 422, and so is one
+                 *     longer than 512 characters.
                  */
                 cursor?: components["parameters"]["Cursor"];
                 /** @description Only todos that are done (`true`) or not done (`false`). */
                 done?: components["parameters"]["Done"];
                 /**
                  * @description Only todos whose title or description contains this text, ignoring letter case. `%` and `_` are
-                 *     taken literally, not as wildcards.
+                 *     taken literally, not as wildcards. 1 to 200 characters after trimming (plain text, as for a title).
                  */
                 q?: components["parameters"]["Q"];
                 /** @description Only todos due strictly before this instant. Todos without a due date never match. */
@@ -542,6 +626,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -557,6 +642,9 @@ export interface operations {
             422: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -564,6 +652,7 @@ export interface operations {
                 };
             };
             429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -605,6 +694,7 @@ export interface operations {
                     Location: components["headers"]["Location"];
                     ETag: components["headers"]["ETag"];
                     "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -618,6 +708,7 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["CreateUnprocessable"];
             429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -626,8 +717,9 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description An ETag from an earlier response (`"v<version>"`), or several separated by commas. When the todo's
-                 *     current ETag is among them, the answer is a 304 without a body.
+                 * @description An ETag from an earlier response (`"v<version>"`), or several separated by commas, or `*`. When the
+                 *     todo's current ETag is among them, the answer is a 304 without a body; a tag of another shape matches
+                 *     nothing. At most 1,024 characters: a longer header is a 422 `validation-failed` naming it.
                  */
                 "If-None-Match"?: components["parameters"]["IfNoneMatch"];
             };
@@ -646,6 +738,7 @@ export interface operations {
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
                     ETag: components["headers"]["ETag"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -659,13 +752,16 @@ export interface operations {
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
                     ETag: components["headers"]["ETag"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
             401: components["responses"]["BearerUnauthorized"];
             404: components["responses"]["NotFound"];
+            422: components["responses"]["ValidationFailed"];
             429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -674,9 +770,11 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description The ETag (`"v<version>"`) of the version the change is meant for. When it is not the todo's current
-                 *     ETag the answer is a 412 `precondition-failed` and nothing changes. Without it the change applies
-                 *     whatever the current version is.
+                 * @description The ETag (`"v<version>"`) of the version the change is meant for (or several separated by commas, or
+                 *     `*`). When it is not the todo's current ETag the answer is a 412 `precondition-failed` and nothing
+                 *     changes; a tag of another shape, or a weak one (`W/"v3"`), matches nothing. Without it the change
+                 *     applies whatever the current version is. At most 1,024 characters: a longer header is a 422
+                 *     `validation-failed` naming it.
                  */
                 "If-Match"?: components["parameters"]["IfMatch"];
             };
@@ -694,6 +792,7 @@ export interface operations {
                     "X-Request-Id": components["headers"]["X-Request-Id"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -701,7 +800,9 @@ export interface operations {
             401: components["responses"]["BearerUnauthorized"];
             404: components["responses"]["NotFound"];
             412: components["responses"]["PreconditionFailed"];
+            422: components["responses"]["ValidationFailed"];
             429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -710,9 +811,11 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description The ETag (`"v<version>"`) of the version the change is meant for. When it is not the todo's current
-                 *     ETag the answer is a 412 `precondition-failed` and nothing changes. Without it the change applies
-                 *     whatever the current version is.
+                 * @description The ETag (`"v<version>"`) of the version the change is meant for (or several separated by commas, or
+                 *     `*`). When it is not the todo's current ETag the answer is a 412 `precondition-failed` and nothing
+                 *     changes; a tag of another shape, or a weak one (`W/"v3"`), matches nothing. Without it the change
+                 *     applies whatever the current version is. At most 1,024 characters: a longer header is a 422
+                 *     `validation-failed` naming it.
                  */
                 "If-Match"?: components["parameters"]["IfMatch"];
             };
@@ -736,6 +839,7 @@ export interface operations {
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     RateLimit: components["headers"]["RateLimit"];
                     ETag: components["headers"]["ETag"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -750,6 +854,7 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };

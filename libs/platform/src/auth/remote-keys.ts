@@ -97,7 +97,7 @@ export function remoteKeys(jwksUrl: string, options: RemoteKeysOptions): RemoteK
   const unavailable = (cause: unknown) =>
     new ServiceUnavailableError(
       'The keys that verify access tokens cannot be fetched from the auth service right now. Retry shortly.',
-      { code: 'keys_unavailable', retryAfterSeconds: Math.ceil(retryMs / 1000), cause },
+      { code: 'keys_unavailable', retryAfterSeconds: Math.max(1, Math.ceil(retryMs / 1000)), cause },
     );
 
   async function resolve(header: JWSHeaderParameters) {

@@ -8,7 +8,7 @@
  * without breaking anyone, and must never remove or change one.
  */
 import { z } from 'zod';
-import { plainText, withoutDefaults } from '../http/validate.ts';
+import { codePointLength, plainText, withoutDefaults } from '../http/validate.ts';
 
 export const USER_REGISTERED = 'auth.user.registered';
 export const SESSION_REVOKED = 'auth.session.revoked';
@@ -59,7 +59,12 @@ export const todoFields = {
   title: plainText({ min: 1, max: 500 }),
   description: plainText({ min: 0, max: 10_000 }).nullable().default(null),
   done: z.boolean().default(false),
-  dueAt: z.iso.datetime({ offset: true, message: 'Must be an RFC 3339 date-time.' }).nullable().default(null),
+  // Any number of fractional digits is RFC 3339; 64 characters are more than any instant needs.
+  dueAt: z.iso
+    .datetime({ offset: true, message: 'Must be an RFC 3339 date-time.' })
+    .superRefine(codePointLength({ min: 0, max: 64 }))
+    .nullable()
+    .default(null),
 };
 
 /** A todo as the todo API returns it and its events carry it. Personal data: whatever its owner wrote. */

@@ -5,6 +5,8 @@
  * middleware, outside the error sink, writes the headers on every answer, a 429 included.
  */
 import type { Middleware } from 'koa';
+import { type RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
+import { TooManyRequestsError } from '../errors.ts';
 
 export interface LimitState {
   /** A short token naming the limit, e.g. `login-ip`. */
@@ -33,6 +35,35 @@ export class RateLimitReport {
 
 export interface RateLimitState {
   limits: RateLimitReport;
+}
+
+/**
+ * Takes one point for `key` from a limiter, records where the caller stands in the report, and refuses with
+ * 429 (Retry-After) when the limit is used up. Only a limiter's "no points left" is a refusal: a store that
+ * fails (the database is down) throws its own error.
+ */
+export async function takePoint(
+  limit: { limiter: RateLimiterAbstract; policy: string; quota: number; windowSeconds: number },
+  key: string,
+  report: RateLimitReport,
+): Promise<void> {
+  let res: RateLimiterRes;
+  let refused = false;
+  try {
+    res = await limit.limiter.consume(key);
+  } catch (err) {
+    if (!(err instanceof RateLimiterRes)) throw err;
+    res = err;
+    refused = true;
+  }
+  report.record({
+    policy: limit.policy,
+    quota: limit.quota,
+    windowSeconds: limit.windowSeconds,
+    remaining: res.remainingPoints,
+    resetSeconds: res.msBeforeNext / 1000,
+  });
+  if (refused) throw new TooManyRequestsError(res.msBeforeNext / 1000);
 }
 
 /** Policy names are our own tokens; quoted as structured-field strings (RFC 9651). */

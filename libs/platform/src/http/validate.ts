@@ -6,19 +6,33 @@ type Where = 'body' | 'query' | 'header';
 
 const escapePointer = (segment: PropertyKey): string => String(segment).replaceAll('~', '~0').replaceAll('/', '~1');
 
+/** The longest name of an unknown member or parameter an error quotes back: the name is the client's, of any length. */
+const MAX_QUOTED_NAME = 128;
+
+function fieldError(where: Where, path: readonly PropertyKey[], detail: string): FieldError {
+  if (where === 'body') return { pointer: path.map((segment) => `/${escapePointer(segment)}`).join(''), detail };
+  const name = String(path[0] ?? '');
+  return where === 'query' ? { parameter: name, detail } : { header: name, detail };
+}
+
+/**
+ * An unknown member is named, unless its name is too long to quote back: a body member is then reported at
+ * the object that holds it, a query parameter by the start of its name.
+ */
+function unknownField(where: Where, path: readonly PropertyKey[], key: string): FieldError {
+  const quoted = where === 'body' ? escapePointer(key) : key;
+  if (quoted.length <= MAX_QUOTED_NAME) return fieldError(where, [...path, key], 'Unknown field.');
+  if (where === 'body') return fieldError(where, path, 'Has an unknown field whose name is too long to quote.');
+  const start = [...key].slice(0, 100).join('');
+  return fieldError(where, [`${start}…`], 'Unknown field; its name is too long to quote in full.');
+}
+
 function toFieldErrors(error: z.ZodError, where: Where): FieldError[] {
-  const out: FieldError[] = [];
-  for (const issue of error.issues) {
-    const paths: PropertyKey[][] =
-      issue.code === 'unrecognized_keys' ? issue.keys.map((k) => [...issue.path, k]) : [issue.path];
-    const detail = issue.code === 'unrecognized_keys' ? 'Unknown field.' : issue.message;
-    for (const path of paths) {
-      if (where === 'body') out.push({ pointer: `/${path.map(escapePointer).join('/')}`.replace(/^\/$/, ''), detail });
-      else if (where === 'query') out.push({ parameter: String(path[0] ?? ''), detail });
-      else out.push({ header: String(path[0] ?? ''), detail });
-    }
-  }
-  return out;
+  return error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => unknownField(where, issue.path, key))
+      : [fieldError(where, issue.path, issue.message)],
+  );
 }
 
 function parse<S extends z.ZodType>(schema: S, input: unknown, where: Where): z.infer<S> {

@@ -19,6 +19,12 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jo
 import { type SigningKey, SigningKeySchema } from '../entities/signing-key.entity.ts';
 import { type KekRing, UnsealError } from './key-encryption.ts';
 
+/**
+ * At most this many keys are published at once (the JWKS's documented bound): each rotation adds one, and a
+ * key leaves the set only once every token it signed has expired, so rotations in quick succession pile up.
+ */
+const MAX_PUBLISHED_KEYS = 16;
+
 export interface SigningKeysOptions {
   kek: KekRing;
   /** Where a rejected key is reported. */
@@ -116,6 +122,12 @@ export class SigningKeys {
    */
   async rotate(now = new Date()): Promise<{ kid: string; activatesAt: Date }> {
     if (this.#keys.length > 0 || this.#rejected.length > 0) this.active(now);
+    const published = this.#published(now).length;
+    if (published >= MAX_PUBLISHED_KEYS) {
+      throw new Error(
+        `${published} signing keys are published, the most a JWKS holds (${MAX_PUBLISHED_KEYS}): rotate again once older keys have expired`,
+      );
+    }
     const activatesAt = new Date(now.getTime() + this.#options.activationDelaySeconds * 1000);
     const row = await this.#orm.em.fork().transactional(async (em) => {
       await lockSigningKeys(em);

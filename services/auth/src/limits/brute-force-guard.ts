@@ -12,8 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { TooManyRequestsError } from '@todo/platform/errors';
-import type { RateLimitReport } from '@todo/platform/http';
-import ipaddr from 'ipaddr.js';
+import { clientKey, type RateLimitReport } from '@todo/platform/http';
 import type pg from 'pg';
 import { Counter, type Registry } from 'prom-client';
 import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
@@ -40,14 +39,6 @@ const DAY = 24 * 3600;
 
 /** Emails are keys here, not data: store a digest. */
 const digest = (value: string) => createHash('sha256').update(value).digest('base64url').slice(0, 32);
-
-/** The key of a client address: an IPv4 address as it is, an IPv6 address by its /64 (one subscriber's block). */
-function clientKey(ip: string): string {
-  if (!ipaddr.isValid(ip)) return ip;
-  const address = ipaddr.process(ip);
-  if (address.kind() === 'ipv4') return address.toString();
-  return `${(address as ipaddr.IPv6).toNormalizedString().split(':').slice(0, 4).join(':')}::/64`;
-}
 
 interface Limit {
   limiter: RateLimiterPostgres;

@@ -10,7 +10,7 @@ import { refresh } from '../domain/refresh.ts';
 import { registerUser } from '../domain/register-user.ts';
 import type { IssuedTokens } from '../domain/sessions.ts';
 import type { UserView } from '../domain/user-view.ts';
-import { email, newPassword } from './fields.ts';
+import { currentPassword, email, newPassword, refreshToken } from './fields.ts';
 
 const registerBody = z.strictObject({
   email,
@@ -18,8 +18,8 @@ const registerBody = z.strictObject({
   name: plainText({ min: 1, max: 200 }).optional(),
 });
 
-const loginBody = z.strictObject({ email, password: z.string().min(1).max(1024) });
-const refreshBody = z.strictObject({ refresh_token: z.string().min(1).max(512) });
+const loginBody = z.strictObject({ email, password: currentPassword });
+const refreshBody = z.strictObject({ refresh_token: refreshToken });
 const logoutQuery = z.strictObject({ scope: z.enum(['local', 'others', 'global']).default('local') });
 
 /** RFC 6749 §5.1 names, so that standard OAuth clients read it. */

@@ -5,10 +5,10 @@ import type { Middleware } from 'koa';
 import { z } from 'zod';
 import type { AuthAppDeps, AuthContextState } from '../context.ts';
 import { changePassword, deleteAccount, getMe } from '../domain/manage-account.ts';
-import { newPassword } from './fields.ts';
+import { currentPassword, newPassword } from './fields.ts';
 
-const passwordChangeBody = z.strictObject({ currentPassword: z.string().min(1).max(1024), newPassword });
-const deleteBody = z.strictObject({ password: z.string().min(1).max(1024) });
+const passwordChangeBody = z.strictObject({ currentPassword, newPassword });
+const deleteBody = z.strictObject({ password: currentPassword });
 
 /** The signed-in user's own account. Every route needs a bearer token of a live session. */
 export function meRoutes(deps: AuthAppDeps, bearer: Middleware<AuthState>): Router<AuthContextState> {

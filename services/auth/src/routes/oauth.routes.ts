@@ -8,7 +8,7 @@
 import Router from '@koa/router';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { BadRequestError, UnauthorizedError } from '@todo/platform/errors';
-import { formBody, parseBody, type RateLimitReport } from '@todo/platform/http';
+import { codePointLength, formBody, parseBody, type RateLimitReport } from '@todo/platform/http';
 import { z } from 'zod';
 import type { AuthAppDeps, AuthContextState } from '../context.ts';
 import { type LoggedIn, logIn } from '../domain/log-in.ts';
@@ -21,8 +21,8 @@ import { oauthErrors } from './oauth-errors.ts';
 /** The clients this server knows, all public (no secret). Every session is started for this one. */
 const KNOWN_CLIENTS: ReadonlySet<string> = new Set([FIRST_PARTY_CLIENT_ID]);
 
-const required = (max: number) =>
-  z.string({ error: 'Required.' }).max(max, { error: `Must be at most ${max} characters long.` });
+/** Lengths in code points, as the API documents them (and as the JSON routes count). */
+const required = (max: number) => z.string({ error: 'Required.' }).superRefine(codePointLength({ min: 0, max }));
 
 const tokenRequest = z.object({ grant_type: required(64), scope: z.string().optional() });
 const passwordGrant = z.object({ username: email, password: required(1024) });

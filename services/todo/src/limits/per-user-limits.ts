@@ -5,11 +5,10 @@
  * RateLimit headers.
  */
 import type { AuthState } from '@todo/platform/auth';
-import { TooManyRequestsError } from '@todo/platform/errors';
-import type { RateLimitState } from '@todo/platform/http';
+import { type RateLimitState, takePoint } from '@todo/platform/http';
 import type { Middleware } from 'koa';
 import type pg from 'pg';
-import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterPostgres } from 'rate-limiter-flexible';
 
 export interface PerUserLimitSettings {
   readsPerMinute: number;
@@ -22,11 +21,13 @@ export function perUserLimits(pool: pg.Pool, settings: PerUserLimitSettings): Mi
   const reads = {
     policy: 'reads',
     quota: settings.readsPerMinute,
+    windowSeconds: 60,
     limiter: new RateLimiterMemory({ points: settings.readsPerMinute, duration: 60 }),
   };
   const writes = {
     policy: 'writes',
     quota: settings.writesPerMinute,
+    windowSeconds: 60,
     limiter: new RateLimiterPostgres({
       storeClient: pool,
       storeType: 'pool',
@@ -39,24 +40,7 @@ export function perUserLimits(pool: pg.Pool, settings: PerUserLimitSettings): Mi
     }),
   };
   return async function perUserLimitsMiddleware(ctx, next) {
-    const { policy, quota, limiter } = READS.has(ctx.method) ? reads : writes;
-    let res: RateLimiterRes;
-    let refused = false;
-    try {
-      res = await limiter.consume(ctx.state.principal.userId);
-    } catch (err) {
-      if (!(err instanceof RateLimiterRes)) throw err;
-      res = err;
-      refused = true;
-    }
-    ctx.state.limits.record({
-      policy,
-      quota,
-      windowSeconds: 60,
-      remaining: res.remainingPoints,
-      resetSeconds: res.msBeforeNext / 1000,
-    });
-    if (refused) throw new TooManyRequestsError(res.msBeforeNext / 1000);
+    await takePoint(READS.has(ctx.method) ? reads : writes, ctx.state.principal.userId, ctx.state.limits);
     return next();
   };
 }

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import { ValidationError } from '@todo/platform/errors';
 import { todoFields } from '@todo/platform/events';
-import { mergePatchOf, parseBody, parseQuery, plainText } from '@todo/platform/http';
+import { codePointLength, mergePatchOf, parseBody, parseQuery, plainText } from '@todo/platform/http';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import type { TodoAppDeps, TodoContextState } from '../context.ts';
@@ -15,6 +15,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const dateTime = z.iso
   .datetime({ offset: true, message: 'Must be an RFC 3339 date-time.' })
+  .superRefine(codePointLength({ min: 0, max: 64 }))
   .transform((s) => new Date(s));
 
 /** Both bodies come from the one definition of a todo's fields; omitted members take their defaults on create. */
@@ -83,6 +84,21 @@ function idempotencyKey(ctx: Context): string | undefined {
   return read.key;
 }
 
+/** If-Match and If-None-Match hold a list of entity tags; a list this long names none a client was given. */
+const MAX_PRECONDITION_LENGTH = 1024;
+
+/** A precondition header as sent, once its length is known to be sane; parsed by `parsePrecondition`. */
+function preconditionHeader(ctx: Context, name: 'If-Match' | 'If-None-Match'): string {
+  const value = ctx.get(name);
+  if (value.length > MAX_PRECONDITION_LENGTH) {
+    throw new ValidationError(
+      [{ header: name, detail: `Must be at most ${MAX_PRECONDITION_LENGTH} characters long.` }],
+      'The request headers are not valid.',
+    );
+  }
+  return value;
+}
+
 /** A malformed id cannot name any todo: it is a 404 like any other unknown id, not a 422. */
 function todoId(raw: string | undefined): string {
   if (!raw || !UUID.test(raw)) throw todoNotFound();
@@ -113,12 +129,10 @@ export function todoRoutes(deps: TodoAppDeps): Router<TodoContextState> {
   });
 
   router.get('/:id', async (ctx) => {
-    const todo = await getTodo(deps.todos, ctx.state.em, {
-      ownerId: ctx.state.principal.userId,
-      id: todoId(ctx.params.id),
-    });
+    const id = todoId(ctx.params.id);
+    const ifNoneMatch = parsePrecondition(preconditionHeader(ctx, 'If-None-Match'), 'weak');
+    const todo = await getTodo(deps.todos, ctx.state.em, { ownerId: ctx.state.principal.userId, id });
     ctx.set('ETag', etagOf(todo.version));
-    const ifNoneMatch = parsePrecondition(ctx.get('if-none-match'), 'weak');
     if (ifNoneMatch && matches(ifNoneMatch, todo.version)) {
       ctx.status = 304;
       return;
@@ -133,7 +147,7 @@ export function todoRoutes(deps: TodoAppDeps): Router<TodoContextState> {
       ownerId: ctx.state.principal.userId,
       id,
       patch,
-      precondition: parsePrecondition(ctx.get('if-match'), 'strong'),
+      precondition: parsePrecondition(preconditionHeader(ctx, 'If-Match'), 'strong'),
     });
     ctx.set('ETag', etagOf(todo.version));
     ctx.body = todo;
@@ -144,7 +158,7 @@ export function todoRoutes(deps: TodoAppDeps): Router<TodoContextState> {
     await deleteTodo(deps.todos, ctx.state.em, {
       ownerId: ctx.state.principal.userId,
       id,
-      precondition: parsePrecondition(ctx.get('if-match'), 'strong'),
+      precondition: parsePrecondition(preconditionHeader(ctx, 'If-Match'), 'strong'),
     });
     ctx.status = 204;
   });
