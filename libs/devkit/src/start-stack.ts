@@ -2,9 +2,10 @@
  * `npm start`: the whole stack on this machine. Loads `.env` when there is one, creates a development
  * AUTH_KEK there on first run (never a built-in default), runs every service's setup step (migrations,
  * streams), starts every service, and stops them cleanly on Ctrl-C. A service is a folder under services/
- * with src/migrate.ts and src/server.ts: a new one is picked up without editing this file.
+ * with src/migrate.ts and src/server.ts: a new one is picked up without editing this file. `npm run bench`
+ * starts its own stack from the same pieces (`services`, `runSetupSteps`, `run`, `finished`).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, type StdioOptions, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -30,12 +31,15 @@ function loadEnv(): NodeJS.ProcessEnv {
   return process.env;
 }
 
-/** Children get their own process group: Ctrl-C reaches only this runner, which stops them once, in order. */
-function run(script: string, env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, [script], { cwd: root, env, stdio: 'inherit', detached: true });
+/**
+ * Runs a script of this repository (a path from its root) on this Node. Children get their own process group:
+ * Ctrl-C reaches only this runner, which stops them once, in order.
+ */
+export function run(script: string, env: NodeJS.ProcessEnv, stdio: StdioOptions = 'inherit'): ChildProcess {
+  return spawn(process.execPath, [script], { cwd: root, env, stdio, detached: true });
 }
 
-function finished(child: ChildProcess): Promise<number> {
+export function finished(child: ChildProcess): Promise<number> {
   return new Promise((resolve) => {
     if (child.exitCode !== null) resolve(child.exitCode);
     else child.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
@@ -43,24 +47,35 @@ function finished(child: ChildProcess): Promise<number> {
 }
 
 /** Every service folder, alphabetically (the setup steps do not depend on each other's order). */
-function services(): string[] {
+export function services(): string[] {
   return readdirSync(`${root}services`, { withFileTypes: true })
     .filter((entry) => entry.isDirectory() && existsSync(`${root}services/${entry.name}/src/server.ts`))
     .map((entry) => entry.name)
     .sort();
 }
 
+/** Runs each service's setup step (migrations, streams) in turn; the first that fails, or undefined. */
+export async function runSetupSteps(
+  names: string[],
+  env: NodeJS.ProcessEnv,
+  stdio: StdioOptions = 'inherit',
+): Promise<{ service: string; code: number } | undefined> {
+  for (const service of names) {
+    const code = await finished(run(`services/${service}/src/migrate.ts`, env, stdio));
+    if (code !== 0) return { service, code };
+  }
+  return undefined;
+}
+
 async function main(): Promise<void> {
   const env = loadEnv();
   const names = services();
-  for (const service of names) {
-    const code = await finished(run(`services/${service}/src/migrate.ts`, env));
-    if (code !== 0) {
-      console.error(
-        `the setup step of the ${service} service failed (exit ${code}); are PostgreSQL (DATABASE_URL) and NATS (NATS_URL) running?`,
-      );
-      process.exit(code);
-    }
+  const failed = await runSetupSteps(names, env);
+  if (failed) {
+    console.error(
+      `the setup step of the ${failed.service} service failed (exit ${failed.code}); are PostgreSQL (DATABASE_URL) and NATS (NATS_URL) running?`,
+    );
+    process.exit(failed.code);
   }
   const children = names.map((service) => run(`services/${service}/src/server.ts`, env));
   let stopping = false;
@@ -83,4 +98,5 @@ async function main(): Promise<void> {
   process.exit(unexpected ? first || 1 : Math.max(...codes));
 }
 
-await main();
+// Only when run as `npm start`, not when `npm run bench` imports the pieces above.
+if (import.meta.main) await main();

@@ -13,15 +13,28 @@ export function loadConfig<S extends z.ZodType>(
   env: Record<string, string | undefined> = process.env,
 ): Readonly<z.infer<S>> {
   const result = schema.safeParse(env);
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => {
-      const name = issue.path.join('.') || '(environment)';
-      const value = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
-      return `${name} ${value}`;
-    });
+  const problems = result.success
+    ? sharedRules(result.data)
+    : result.error.issues.map((issue) => {
+        const name = issue.path.join('.') || '(environment)';
+        const value = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
+        return `${name} ${value}`;
+      });
+  if (!result.success || problems.length > 0) {
     throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   }
   return Object.freeze(result.data);
+}
+
+/**
+ * Rules between shared settings. They are checked here rather than by a refinement of `baseConfigSchema`,
+ * which each service extends (zod does not carry a refinement over to the extended object).
+ */
+function sharedRules(config: unknown): string[] {
+  const { HTTP_HEADERS_TIMEOUT_MS: headers, HTTP_REQUEST_TIMEOUT_MS: request } = config as Partial<BaseConfig>;
+  return headers !== undefined && request !== undefined && headers > request
+    ? ['HTTP_HEADERS_TIMEOUT_MS must be at most HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)']
+    : [];
 }
 
 /** An optional setting; an empty value counts as unset (compose and Kubernetes often pass `X=`). */
@@ -88,6 +101,13 @@ export const baseConfigSchema = z.object({
   DATABASE_POOL_MAX: env.int(5, 1, 100),
   DATABASE_CONNECT_TIMEOUT_MS: env.int(10_000, 100),
   DATABASE_STATEMENT_TIMEOUT_MS: env.int(0, 0),
+  // The longest a query waits for a pooled connection, whether for a free one or for a new one being opened
+  // (pg has one timer for both, so it also caps DATABASE_CONNECT_TIMEOUT_MS in the services). A request that
+  // waited this long for a full pool is answered 503 `database-busy`.
+  DATABASE_ACQUIRE_TIMEOUT_MS: env.int(3_000, 100, 60_000),
+  // Queries that may wait for a pooled connection at once; with this many waiting, the next is refused at once
+  // (503 `database-busy`) instead of joining a queue whose tail would time out anyway.
+  DATABASE_POOL_MAX_WAITING: env.int(100, 0, 100_000),
   NATS_URL: z
     .string()
     .default('nats://127.0.0.1:4222')
@@ -119,6 +139,14 @@ export const baseConfigSchema = z.object({
   // Requests per client address (an IPv6 /64) and minute, per replica, on every API route before authentication:
   // a floor against one address flooding a replica, far above what an office behind one NAT sends.
   RATE_LIMIT_CLIENT_REQUESTS_PER_MINUTE: env.int(6_000, 1, 10_000_000),
+  // A client must send its request headers within HTTP_HEADERS_TIMEOUT_MS and its whole request (body
+  // included) within HTTP_REQUEST_TIMEOUT_MS, or get a 408 and lose the connection (a slow-loris client).
+  HTTP_HEADERS_TIMEOUT_MS: env.int(15_000, 100, 300_000),
+  HTTP_REQUEST_TIMEOUT_MS: env.int(30_000, 100, 600_000),
+  // An idle keep-alive connection stays open this long: longer than the proxy in front keeps idle connections
+  // to the service (ingress-nginx and AWS ALB: 60 s; Google Cloud's HTTP(S) load balancers: 600 s), so the
+  // proxy always closes first and never sends a request into a connection the service is closing.
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: env.int(65_000, 1_000, 3_600_000),
   SHUTDOWN_DELAY_MS: env.int(0, 0, 60_000),
   SHUTDOWN_TIMEOUT_MS: env.int(10_000, 0, 120_000),
   BODY_LIMIT: z

@@ -160,3 +160,37 @@ export class ServiceUnavailableError extends AppError {
     });
   }
 }
+
+/**
+ * Every pooled database connection stayed busy: the request waited DATABASE_ACQUIRE_TIMEOUT_MS for one, or
+ * found DATABASE_POOL_MAX_WAITING queries already waiting, and did nothing. Load, not a fault: the database
+ * answers, it is just fully used (an unreachable one fails as its connections do).
+ */
+export class DatabaseBusyError extends AppError {
+  override readonly name = 'DatabaseBusyError';
+  readonly retryAfterSeconds: number;
+  constructor(retryAfterSeconds: number, cause?: unknown) {
+    const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
+    super({
+      status: 503,
+      code: 'database_busy',
+      title: 'Service Unavailable',
+      detail: 'The service is busy right now; nothing was done. Try again after Retry-After seconds.',
+      headers: { 'Retry-After': String(seconds) },
+      cause,
+    });
+    this.retryAfterSeconds = seconds;
+  }
+}
+
+/**
+ * The AppError `err` is, or carries. MikroORM rethrows some failed pool checkouts as its own DriverException,
+ * which copies the original error's fields (`code`, `retryAfterSeconds`…) but not its class, so a refusal
+ * by the busy pool is recognised by its code.
+ */
+export function asAppError(err: unknown): AppError | undefined {
+  if (err instanceof AppError) return err;
+  const copied = err instanceof Error ? (err as { code?: unknown; retryAfterSeconds?: unknown }) : undefined;
+  if (copied?.code !== 'database_busy') return undefined;
+  return new DatabaseBusyError(typeof copied.retryAfterSeconds === 'number' ? copied.retryAfterSeconds : 1, err);
+}

@@ -57,4 +57,26 @@ describe('configuration from the environment', () => {
     expect(loadConfig(schema, { SECRET: 'long enough', TRUST_PROXY_HOPS: '2' }).TRUST_PROXY_HOPS).toBe(2);
     expect(() => loadConfig(schema, { SECRET: 'long enough', TRUST_PROXY_HOPS: 'yes' })).toThrow(/TRUST_PROXY_HOPS/);
   });
+
+  it('bounds the wait for a database connection and the time a client may take to send its request', () => {
+    const config = loadConfig(schema, { SECRET: 'long enough' });
+    expect(config).toMatchObject({
+      DATABASE_ACQUIRE_TIMEOUT_MS: 3_000,
+      DATABASE_POOL_MAX_WAITING: 100,
+      HTTP_HEADERS_TIMEOUT_MS: 15_000,
+      HTTP_REQUEST_TIMEOUT_MS: 30_000,
+      HTTP_KEEP_ALIVE_TIMEOUT_MS: 65_000,
+    });
+    const short = { SECRET: 'long enough', HTTP_HEADERS_TIMEOUT_MS: '500', HTTP_REQUEST_TIMEOUT_MS: '500' };
+    expect(loadConfig(schema, short).HTTP_HEADERS_TIMEOUT_MS).toBe(500);
+  });
+
+  it('refuses a header timeout longer than the request timeout, naming both, in the same one line', () => {
+    expect(() =>
+      loadConfig(schema, { SECRET: 'long enough', HTTP_HEADERS_TIMEOUT_MS: '20000', HTTP_REQUEST_TIMEOUT_MS: '10000' }),
+    ).toThrow(/^Invalid configuration: HTTP_HEADERS_TIMEOUT_MS must be at most HTTP_REQUEST_TIMEOUT_MS/);
+    expect(() => loadConfig(schema, { SECRET: 'long enough', DATABASE_ACQUIRE_TIMEOUT_MS: '0' })).toThrow(
+      /DATABASE_ACQUIRE_TIMEOUT_MS/,
+    );
+  });
 });

@@ -41,7 +41,7 @@ describe('every response is held to the OpenAPI document', () => {
       'an undocumented status',
       me,
       respond(418, json, user),
-      'status 418 is not documented (documented: 200,401,429,500)',
+      'status 418 is not documented (documented: 200,401,429,500,503)',
     ],
     [
       'a missing required header',

@@ -21,7 +21,7 @@ export function createApp(deps: TodoAppDeps): Koa<TodoContextState> {
 
   app.use(requestContext(deps.logger, deps.metrics));
   app.use(apiSecurityHeaders());
-  app.use(rateLimitHeaders());
+  app.use(rateLimitHeaders(deps.metrics.registry));
   // Before the error sink and any authentication: preflights need no token, problems stay readable cross-origin.
   app.use(cors(deps.config.CORS_ORIGINS));
   app.use(problemDetails());

@@ -1,6 +1,9 @@
 /** The todo service process: the only module with side effects. */
-import { runService } from '@todo/platform/service';
-import { todoService } from './definition.ts';
-import { buildTodoService } from './service.ts';
+import { runService } from '@todo/platform/main';
 
-await runService(todoService, buildTodoService);
+// Imported by runService, after tracing (when configured) has hooked the module loader: koa and pg, which the
+// service imports, are instrumented only if they load after that.
+await runService(async () => ({
+  definition: (await import('./definition.ts')).todoService,
+  build: (await import('./service.ts')).buildTodoService,
+}));

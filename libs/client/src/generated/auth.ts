@@ -293,6 +293,7 @@ export interface components {
              *     | `rate-limited` | 429 | Too many requests or attempts; see `Retry-After`. |
              *     | `internal` | 500 | An unexpected failure; quote the `requestId`. |
              *     | `kek-unavailable` | 503 | A KEK rotation is rolling out; retry the refresh after `Retry-After`. |
+             *     | `database-busy` | 503 | The service is overloaded; nothing was done. Retry after `Retry-After`. |
              * @example tag:todo-platform,2026:problems/validation-failed
              */
             type: string;
@@ -693,8 +694,9 @@ export interface components {
         };
         /**
          * @description This replica cannot open the session yet (`kek-unavailable`): a key-encryption-key rotation is rolling
-         *     out and the session was sealed under the new KEK. The refresh token is untouched and still good: send
-         *     the same request again after `Retry-After` seconds.
+         *     out and the session was sealed under the new KEK. Or the service is overloaded (`database-busy`, see
+         *     `DatabaseBusy`). The refresh token is untouched and still good: send the same request again after
+         *     `Retry-After` seconds.
          */
         KekUnavailable: {
             headers: {
@@ -707,8 +709,30 @@ export interface components {
             };
             content: {
                 "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @enum {unknown} */
+                    type?: "tag:todo-platform,2026:problems/kek-unavailable" | "tag:todo-platform,2026:problems/database-busy";
                     /** @constant */
-                    type?: "tag:todo-platform,2026:problems/kek-unavailable";
+                    status?: 503;
+                };
+            };
+        };
+        /**
+         * @description The service is overloaded (`database-busy`): every database connection stayed busy for the few seconds
+         *     a request may wait for one. Nothing was done; send the same request again after `Retry-After` seconds.
+         */
+        DatabaseBusy: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
+                "Retry-After": components["headers"]["Retry-After"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @constant */
+                    type?: "tag:todo-platform,2026:problems/database-busy";
                     /** @constant */
                     status?: 503;
                 };
@@ -996,7 +1020,7 @@ export interface components {
         Location: string;
         /**
          * @description Seconds to wait before trying again: up to a day for the login limits (`login-pair` counts failures
-         *     over a day), a few seconds for `kek-unavailable`.
+         *     over a day), a few seconds for `kek-unavailable` and `database-busy`.
          */
         "Retry-After": number;
         /**
@@ -1054,6 +1078,7 @@ export interface operations {
             422: components["responses"]["NewPasswordRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["DatabaseBusy"];
         };
     };
     logIn: {
@@ -1077,6 +1102,7 @@ export interface operations {
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["DatabaseBusy"];
         };
     };
     refresh: {
@@ -1133,6 +1159,7 @@ export interface operations {
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["DatabaseBusy"];
         };
     };
     getCurrentUser: {
@@ -1160,6 +1187,7 @@ export interface operations {
             401: components["responses"]["BearerUnauthorized"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["DatabaseBusy"];
         };
     };
     deleteAccount: {
@@ -1194,6 +1222,7 @@ export interface operations {
             422: components["responses"]["ValidationFailed"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["DatabaseBusy"];
         };
     };
     changePassword: {
@@ -1228,6 +1257,7 @@ export interface operations {
             422: components["responses"]["NewPasswordRefused"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["InternalError"];
+            503: components["responses"]["DatabaseBusy"];
         };
     };
     oauthToken: {

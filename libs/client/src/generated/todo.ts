@@ -100,6 +100,7 @@ export interface components {
              *     | `internal` | 500 | An unexpected failure; quote the `requestId`. |
              *     | `keys-unavailable` | 503 | The token's key cannot be fetched from the auth service right now; see `Retry-After`. |
              *     | `revocations-unavailable` | 503 | Recent logouts may be missing; see `Retry-After`. |
+             *     | `database-busy` | 503 | The service is overloaded; nothing was done. Retry after `Retry-After`. |
              * @example tag:todo-platform,2026:problems/validation-failed
              */
             type: string;
@@ -302,7 +303,9 @@ export interface components {
          *     request, with the same token, after `Retry-After` seconds. `keys-unavailable`: the token names a key
          *     the service does not hold and cannot fetch from the auth service at the moment (or the keys it holds
          *     have been out of date for too long). `revocations-unavailable`: the service may have missed recent
-         *     logouts (only when configured to refuse rather than risk it).
+         *     logouts (only when configured to refuse rather than risk it). `database-busy`: every database
+         *     connection of the service stayed busy for the few seconds the request may wait for one (it is
+         *     overloaded); the request did nothing.
          */
         ServiceUnavailable: {
             headers: {
@@ -316,7 +319,7 @@ export interface components {
             content: {
                 "application/problem+json": components["schemas"]["Problem"] & {
                     /** @enum {unknown} */
-                    type?: "tag:todo-platform,2026:problems/keys-unavailable" | "tag:todo-platform,2026:problems/revocations-unavailable";
+                    type?: "tag:todo-platform,2026:problems/keys-unavailable" | "tag:todo-platform,2026:problems/revocations-unavailable" | "tag:todo-platform,2026:problems/database-busy";
                     /** @constant */
                     status?: 503;
                 };
@@ -569,8 +572,9 @@ export interface components {
          */
         "Idempotent-Replayed": "true";
         /**
-         * @description Seconds to wait before trying again: at most a minute for a request limit, and up to the JWKS retry
-         *     interval (at most an hour) while the auth service's keys cannot be fetched.
+         * @description Seconds to wait before trying again: at most a minute for a request limit, a few seconds while the
+         *     service is busy (`database-busy`), and up to the JWKS retry interval (at most an hour) while the auth
+         *     service's keys cannot be fetched.
          */
         "Retry-After": number;
         /**

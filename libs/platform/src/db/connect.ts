@@ -1,14 +1,17 @@
 /**
  * The ORM bootstrap both services share. Built for Neon: `DATABASE_URL` may carry `sslmode`, the pool is
  * small, and the first connection is retried with backoff because a scaled-to-zero compute takes about a
- * second to wake. Each service keeps its tables in its own PostgreSQL schema.
+ * second to wake. Each service keeps its tables in its own PostgreSQL schema. A query waits a bounded time
+ * for a pooled connection, in a bounded queue: a busy pool fails fast (`DatabaseBusyError`, a 503).
  */
 import type { EntitySchema, MigrationObject } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { defineConfig, MikroORM } from '@mikro-orm/postgresql';
 import pRetry from 'p-retry';
-import { Gauge, type Registry } from 'prom-client';
-import type { MigrationConfig } from '../config.ts';
+import pg from 'pg';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { BaseConfig, MigrationConfig } from '../config.ts';
+import { DatabaseBusyError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 
 export type { MikroORM } from '@mikro-orm/postgresql';
@@ -22,6 +25,11 @@ export interface DatabaseOptions {
   migrations: MigrationObject[];
   poolMax: number;
   connectTimeoutMs: number;
+  /**
+   * The longest a query waits for a pooled connection (the services set it; the setup step does not). pg has
+   * one timer for waiting for a free connection and for opening a new one, so this also caps connectTimeoutMs.
+   */
+  acquireTimeoutMs?: number;
   /** 0 leaves the server's (or role's) setting alone, which is what PgBouncer-style poolers need. */
   statementTimeoutMs: number;
   applicationName: string;
@@ -36,11 +44,12 @@ export interface SchemaDefinition {
   applicationName: string;
 }
 
-/** The DATABASE_* settings, as `baseConfigSchema` parses them. */
+/** The DATABASE_* settings, as `baseConfigSchema` parses them (the setup step's have no acquire timeout). */
 export type DatabaseSettings = Pick<
   MigrationConfig,
   'DATABASE_URL' | 'DATABASE_POOL_MAX' | 'DATABASE_CONNECT_TIMEOUT_MS' | 'DATABASE_STATEMENT_TIMEOUT_MS'
->;
+> &
+  Partial<Pick<BaseConfig, 'DATABASE_ACQUIRE_TIMEOUT_MS'>>;
 
 /** DatabaseOptions from the shared DATABASE_* settings and what the service itself defines. */
 export function databaseOptionsFrom(
@@ -53,6 +62,7 @@ export function databaseOptionsFrom(
     url: config.DATABASE_URL,
     poolMax: config.DATABASE_POOL_MAX,
     connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
+    acquireTimeoutMs: config.DATABASE_ACQUIRE_TIMEOUT_MS,
     statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
     logger,
   };
@@ -71,7 +81,8 @@ export function ormOptions(options: DatabaseOptions) {
     driverOptions: {
       // pg reads sslmode (and the rest of the URL) from here; MikroORM alone would drop it.
       connectionString: options.url,
-      connectionTimeoutMillis: options.connectTimeoutMs,
+      // pg-pool applies this both to a checkout waiting for a free connection and to opening a new one.
+      connectionTimeoutMillis: Math.min(options.connectTimeoutMs, options.acquireTimeoutMs ?? Number.POSITIVE_INFINITY),
       application_name: options.applicationName,
       ...(options.statementTimeoutMs > 0 ? { statement_timeout: options.statementTimeoutMs } : {}),
     },
@@ -141,8 +152,76 @@ export async function registerPoolMetrics(orm: MikroORM, registry: Registry): Pr
   });
 }
 
-/** A readiness check: a round trip to the database. */
+/** Every connection is checked out and the pool may open no more: a checkout now has to wait. */
+const isFull = (pool: pg.Pool) => pool.idleCount === 0 && pool.totalCount >= pool.options.max;
+
+/** pg-pool's message for a checkout that waited its time for a free connection (not one that failed to open). */
+const WAITED_TOO_LONG = 'timeout exceeded when trying to connect';
+
+/** What a refused checkout asks the client to wait: a burst has usually passed by then. */
+const BUSY_RETRY_AFTER_SECONDS = 2;
+
+type Checkout = (err: Error | undefined, client: pg.PoolClient | undefined, release: (err?: Error) => void) => void;
+
+/**
+ * Bounds the queue of checkouts waiting for a pooled connection. pg's Pool bounds how long each waits (the
+ * acquire timeout) but not how many wait, and kysely, MikroORM and the rate limiters all call `pool.connect`
+ * directly, so the bound sits on the pool itself: with `maxWaiting` checkouts waiting, the next is refused
+ * at once. Both refusals (full queue, waited too long) become a `DatabaseBusyError` and are counted; a
+ * connection that cannot be opened fails as it did, with its own error.
+ */
+export async function limitPoolWaiting(
+  orm: MikroORM,
+  { maxWaiting, registry }: { maxWaiting: number; registry: Registry },
+): Promise<void> {
+  const pool = await orm.em.getConnection().getNativeClient();
+  const refused = new Counter({
+    name: 'db_pool_checkouts_refused_total',
+    help: 'Checkouts of a pooled connection refused because every connection stayed busy: timeout (waited DATABASE_ACQUIRE_TIMEOUT_MS) or queue_full (DATABASE_POOL_MAX_WAITING already waiting). An API request refused so is a 503 database-busy.',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const refuse = (reason: 'timeout' | 'queue_full', cause?: Error) => {
+    refused.inc({ reason });
+    return new DatabaseBusyError(BUSY_RETRY_AFTER_SECONDS, cause);
+  };
+  const connect = pool.connect.bind(pool) as (callback: Checkout) => void;
+  const checkout = (done: Checkout) => {
+    const waits = isFull(pool);
+    if (waits && pool.waitingCount >= maxWaiting) {
+      process.nextTick(done, refuse('queue_full'), undefined, () => undefined);
+      return;
+    }
+    connect((err, client, release) =>
+      done(waits && err?.message === WAITED_TOO_LONG ? refuse('timeout', err) : err, client, release),
+    );
+  };
+  // pg-pool itself calls `this.connect(callback)` (pool.query); kysely awaits `pool.connect()`.
+  pool.connect = ((callback?: Checkout) => {
+    if (callback) return checkout(callback);
+    return new Promise<pg.PoolClient>((resolve, reject) =>
+      checkout((err, client) => (err || !client ? reject(err) : resolve(client))),
+    );
+  }) as typeof pool.connect;
+}
+
+/**
+ * A readiness check: a round trip to the database. Through the pool while a connection is free; when every
+ * pooled connection is busy, over a connection of its own, so that a busy pool (load, answered with 503s
+ * and counted) never reads as an unreachable database and takes the replica out of the load balancer.
+ */
 export const databaseReady = (orm: MikroORM) => async (): Promise<void> => {
-  const check = await orm.checkConnection();
-  if (!check.ok) throw new Error(check.reason);
+  const pool = await orm.em.getConnection().getNativeClient();
+  if (!isFull(pool)) {
+    const check = await orm.checkConnection();
+    if (!check.ok) throw new Error(check.reason);
+    return;
+  }
+  const client = new pg.Client(pool.options);
+  try {
+    await client.connect();
+    await client.query('select 1');
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 };

@@ -9,6 +9,7 @@
  *   API: no consumer on the server, so its NATS user needs no right to create, change or pull from one),
  *   remembers the next sequence to read, and after any failure (NATS restart, reconnect) goes on from
  *   there. It says how fresh it is: `health()`, a lag metric, and one error line when it stops catching up.
+ * Both handle each event in a span that continues the producer's trace (`trace-context.ts`).
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import {
@@ -36,6 +37,7 @@ import {
 } from './contracts.ts';
 import { deadLetter } from './dead-letters.ts';
 import { type StreamDefinition, typeOfSubject } from './streams.ts';
+import { type ConsumerSpan, traceConsume } from './trace-context.ts';
 
 // --- metrics, one set per registry -------------------------------------------------------------------------
 
@@ -194,11 +196,18 @@ export function startDurableConsumer<T extends EventType>(options: DurableConsum
     const deliveries = msg.info.deliveryCount;
     if (deliveries > 1) metrics.redeliveries.inc(label);
     metrics.pending.set(label, msg.info.pending);
+    const message = { type, subject: msg.subject, consumer: durable, headers: msg.headers };
+    await traceConsume(message, (span) => settle(js, msg, deliveries, span));
+  }
+
+  /** Handles one message and acknowledges, naks or dead-letters it; never throws. */
+  async function settle(js: JetStreamClient, msg: JsMsg, deliveries: number, span: ConsumerSpan): Promise<void> {
     let event: CloudEvent<EventData<T>>;
     try {
       event = eventOf(msg, type);
     } catch (err) {
       const reason = describe(err);
+      span.failed(err);
       try {
         const original = {
           stream: msg.info.stream,
@@ -221,6 +230,7 @@ export function startDurableConsumer<T extends EventType>(options: DurableConsum
     try {
       await handle(event);
     } catch (err) {
+      span.failed(err);
       metrics.failures.inc(label);
       const retryInMs = Math.min(1_000 * 2 ** (deliveries - 1), maxRetryDelayMs);
       // The first failures may be a blip; a long run of them is an outage someone must see.
@@ -373,24 +383,46 @@ export function followStream(options: FollowOptions): Follower {
   watchdog.unref();
   metrics.stale.set(label, 0);
 
+  /** An event whose handler threw; reading it again (after the loop's backoff) is a redelivery. */
+  let failedSeq: number | undefined;
+
   async function apply(js: JetStreamClient, msg: StoredMsg): Promise<void> {
     const type = typeOfSubject(namespace, msg.subject);
     if (!isEventType(type) || !wanted.has(type)) return;
+    if (msg.seq === failedSeq) metrics.redeliveries.inc(label);
+    const message = { type, subject: msg.subject, consumer: name, headers: msg.header };
+    await traceConsume(message, (span) => applyOne(js, msg, type, span));
+  }
+
+  /** Applies one event or dead-letters it; throws when the handler does, so that the event is read again. */
+  async function applyOne(js: JetStreamClient, msg: StoredMsg, type: EventType, span: ConsumerSpan): Promise<void> {
     let event: KnownEvent;
     try {
       event = eventOf(msg, type) as KnownEvent;
     } catch (err) {
       const reason = describe(err);
-      metrics.deadLetters.inc(label);
-      log.error({ subject: msg.subject, seq: msg.seq, reason }, 'event breaks its contract; moved to dead letters');
+      span.failed(err);
       // Every replica's follower sees it; the dead letter's message id makes it one copy.
       const original = { stream: stream.name, seq: msg.seq, subject: msg.subject, data: msg.data, headers: msg.header };
-      await deadLetter(js, original, { namespace, service, consumer: name, reason }).catch((publishErr: unknown) =>
-        log.error({ err: publishErr, seq: msg.seq }, 'could not dead-letter an event'),
-      );
+      try {
+        await deadLetter(js, original, { namespace, service, consumer: name, reason });
+        metrics.deadLetters.inc(label);
+        log.error({ subject: msg.subject, seq: msg.seq, reason }, 'event breaks its contract; moved to dead letters');
+      } catch (publishErr) {
+        // Passed over all the same (another replica's follower may move it): it would never parse.
+        metrics.errors.inc(label);
+        log.error({ err: publishErr, seq: msg.seq, reason }, 'event breaks its contract; could not dead-letter it');
+      }
       return;
     }
-    handle(event);
+    try {
+      handle(event);
+    } catch (err) {
+      metrics.failures.inc(label);
+      failedSeq = msg.seq;
+      throw err;
+    }
+    failedSeq = undefined;
     metrics.applied.inc(label);
   }
 

@@ -6,6 +6,8 @@
  * then marks them published. One relay publishes at a time across all replicas (a transaction-scoped
  * advisory lock, which works through a transaction pooler too), so the events of one entity reach the
  * stream in commit order. While NATS is away the rows wait; nothing is lost and nothing is skipped.
+ * Each row also keeps the trace context it was written in, so the trace goes on through NATS
+ * (`trace-context.ts`).
  */
 import { defineEntity, type InferEntity, p, raw } from '@mikro-orm/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
@@ -17,6 +19,7 @@ import type { Logger } from '../logger.ts';
 import type { Broker } from './connection.ts';
 import { type CloudEvent, type EventData, type EventType, eventSubject } from './contracts.ts';
 import { subjectOf } from './streams.ts';
+import { activeTraceContext, type TraceCarrier, tracePublish } from './trace-context.ts';
 
 /** The `outbox` table, in the schema of whichever service lists this entity. */
 export const OutboxEventSchema = defineEntity({
@@ -30,6 +33,8 @@ export const OutboxEventSchema = defineEntity({
     payload: p.json<CloudEvent>(),
     createdAt: p.datetime(),
     publishedAt: p.datetime().nullable(),
+    /** The W3C trace context of the change (`traceparent`, `tracestate`); null when it was not traced. */
+    traceContext: p.json<TraceCarrier>().nullable(),
   },
 });
 export type OutboxEvent = InferEntity<typeof OutboxEventSchema>;
@@ -73,7 +78,14 @@ export class Outbox {
       subject: eventSubject[type](data),
       data,
     };
-    em.create(OutboxEventSchema, { id: event.id, type, payload: event, createdAt: now, publishedAt: null });
+    em.create(OutboxEventSchema, {
+      id: event.id,
+      type,
+      payload: event,
+      createdAt: now,
+      publishedAt: null,
+      traceContext: activeTraceContext(),
+    });
     return event;
   }
 
@@ -234,15 +246,20 @@ export class OutboxRelay {
       const rows = await em.find(
         OutboxEventSchema,
         { publishedAt: null },
-        { orderBy: { seq: 'asc' }, limit: batchSize, fields: ['id', 'type', 'payload'] },
+        { orderBy: { seq: 'asc' }, limit: batchSize, fields: ['id', 'type', 'payload', 'traceContext'] },
       );
       const sent: string[] = [];
       let failure: unknown;
       for (const row of rows) {
         const h = headers();
         h.set('Content-Type', CLOUDEVENTS_JSON);
+        const subject = subjectOf(namespace, row.type);
+        // A partially loaded row types its JSON members as Loaded<unknown>; the entity says what they hold.
+        const traceContext = row.traceContext as OutboxEvent['traceContext'];
         try {
-          await js.publish(subjectOf(namespace, row.type), JSON.stringify(row.payload), { msgID: row.id, headers: h });
+          await tracePublish(traceContext, h, { type: row.type, subject, id: row.id }, () =>
+            js.publish(subject, JSON.stringify(row.payload), { msgID: row.id, headers: h }),
+          );
           sent.push(row.id);
         } catch (err) {
           failure = err;

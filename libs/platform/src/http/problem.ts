@@ -3,7 +3,7 @@
  * 4xx bodies say what was wrong; 5xx bodies say nothing internal and the log line has everything.
  */
 import type { Middleware } from 'koa';
-import { AppError, type FieldError, NotFoundError } from '../errors.ts';
+import { asAppError, DatabaseBusyError, type FieldError, NotFoundError } from '../errors.ts';
 import type { RequestState } from './request-context.ts';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -46,15 +46,16 @@ const STATUS_PROBLEMS: Record<number, { code: string; title: string; detail?: st
 };
 
 export function toProblem(err: unknown): { body: ProblemBody; headers: Record<string, string>; internal: boolean } {
-  if (err instanceof AppError) {
+  const app = asAppError(err);
+  if (app) {
     const body: ProblemBody = {
-      type: problemType(err.code),
-      title: err.title,
-      status: err.status,
-      detail: err.message,
+      type: problemType(app.code),
+      title: app.title,
+      status: app.status,
+      detail: app.message,
     };
-    if (err.errors) body.errors = [...err.errors];
-    return { body, headers: { ...err.headers }, internal: err.status >= 500 };
+    if (app.errors) body.errors = [...app.errors];
+    return { body, headers: { ...app.headers }, internal: app.status >= 500 };
   }
   const e = (typeof err === 'object' && err !== null ? err : {}) as HttpLikeError;
   const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : 500;
@@ -114,13 +115,12 @@ export function problemDetails(): Middleware<RequestState> {
     } catch (err) {
       const { body, headers, internal } = toProblem(err);
       const log = ctx.state.log;
-      if (internal) log?.error({ err }, 'request failed');
+      const app = asAppError(err);
+      // Shedding load is no fault to chase: one warning per request (db_pool_checkouts_refused_total counts them).
+      if (app instanceof DatabaseBusyError) log?.warn({ problem: body.type }, 'request refused: the database is busy');
+      else if (internal) log?.error({ err }, 'request failed');
       // The problem, not the error: a client error's message can quote what the client sent.
-      else
-        log?.debug(
-          { problem: body.type, detail: err instanceof AppError ? body.detail : undefined },
-          'request rejected',
-        );
+      else log?.debug({ problem: body.type, detail: app ? body.detail : undefined }, 'request rejected');
       if (ctx.headerSent || !ctx.writable) return;
       body.requestId = ctx.state.requestId;
       // Drop headers set on the way in (ETag, Location…) that describe a success that did not happen.

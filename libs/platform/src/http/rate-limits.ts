@@ -2,9 +2,11 @@
  * The limits a request was counted against, told to the client in the IETF RateLimit headers
  * (draft-ietf-httpapi-ratelimit-headers): `RateLimit-Policy` names each quota and its window, `RateLimit`
  * says what is left of it and when it resets. The use cases record into the request's report; this
- * middleware, outside the error sink, writes the headers on every answer, a 429 included.
+ * middleware, outside the error sink, writes the headers on every answer, a 429 included. Each refusal is
+ * also counted for the operator, by policy (`rate_limit_rejections_total`).
  */
 import type { Middleware } from 'koa';
+import { Counter, type Registry } from 'prom-client';
 import { type RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
 import { TooManyRequestsError } from '../errors.ts';
 
@@ -19,6 +21,21 @@ export interface LimitState {
 
 export class RateLimitReport {
   readonly #states = new Map<string, LimitState>();
+  readonly #rejections: Counter<'policy'>;
+
+  constructor(rejections: Counter<'policy'>) {
+    this.#rejections = rejections;
+  }
+
+  /**
+   * The limit `state` describes refuses the request: recorded like any other, counted, and answered with the
+   * 429 to throw (Retry-After: when that limit resets).
+   */
+  refuse(state: LimitState): TooManyRequestsError {
+    this.record(state);
+    this.#rejections.inc({ policy: state.policy });
+    return new TooManyRequestsError(state.resetSeconds);
+  }
 
   record(state: LimitState): void {
     this.#states.set(state.policy, {
@@ -56,14 +73,15 @@ export async function takePoint(
     res = err;
     refused = true;
   }
-  report.record({
+  const state = {
     policy: limit.policy,
     quota: limit.quota,
     windowSeconds: limit.windowSeconds,
     remaining: res.remainingPoints,
     resetSeconds: res.msBeforeNext / 1000,
-  });
-  if (refused) throw new TooManyRequestsError(res.msBeforeNext / 1000);
+  };
+  if (refused) throw report.refuse(state);
+  report.record(state);
 }
 
 /** Policy names are our own tokens; quoted as structured-field strings (RFC 9651). */
@@ -72,9 +90,16 @@ const item = (name: string, params: Record<string, number>) =>
     .map(([key, value]) => `;${key}=${value}`)
     .join('')}`;
 
-export function rateLimitHeaders(): Middleware<RateLimitState> {
+/** `registry` is the service's: the refusals of every limit the app applies are counted there, by policy. */
+export function rateLimitHeaders(registry: Registry): Middleware<RateLimitState> {
+  const rejections = new Counter({
+    name: 'rate_limit_rejections_total',
+    help: 'Requests refused with 429 by a rate limit, by policy (client, reads, writes, login-pair, login-account, …).',
+    labelNames: ['policy'] as const,
+    registers: [registry],
+  });
   return async function rateLimitHeadersMiddleware(ctx, next) {
-    const report = new RateLimitReport();
+    const report = new RateLimitReport(rejections);
     ctx.state.limits = report;
     try {
       await next();

@@ -18,6 +18,9 @@ export interface ServeConfig {
   OPS_PORT: number;
   SHUTDOWN_DELAY_MS: number;
   SHUTDOWN_TIMEOUT_MS: number;
+  HTTP_HEADERS_TIMEOUT_MS: number;
+  HTTP_REQUEST_TIMEOUT_MS: number;
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: number;
 }
 
 export interface ServeOptions {
@@ -58,8 +61,13 @@ export async function serve({
     isDraining: () => draining,
     extend: apiDocs(docs),
   });
-  const api = await listen(app, config.PORT, config.HOST);
-  const ops = await listen(opsApp, config.OPS_PORT, config.HOST);
+  const timeouts = {
+    headersMs: config.HTTP_HEADERS_TIMEOUT_MS,
+    requestMs: config.HTTP_REQUEST_TIMEOUT_MS,
+    keepAliveMs: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+  };
+  const api = await listen(app, config.PORT, config.HOST, timeouts);
+  const ops = await listen(opsApp, config.OPS_PORT, config.HOST, timeouts);
   logger.info({ api: api.url, ops: ops.url }, `${name} service listening`);
   return {
     api,

@@ -14,13 +14,37 @@ export interface RunningServer {
   close(timeoutMs?: number): Promise<void>;
 }
 
-export async function listen(app: Koa, port: number, host: string): Promise<RunningServer> {
-  const server = createServer(app.callback());
-  // Idle keep-alive: slightly above typical load-balancer idle timeouts (60 s on AWS ALB), so the proxy closes
-  // first. A request must send its headers within 15 s and be done within 30 s (a slow-loris client is cut).
-  server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 15_000;
-  server.requestTimeout = 30_000;
+/** How long a client may take (HTTP_HEADERS_TIMEOUT_MS, HTTP_REQUEST_TIMEOUT_MS, HTTP_KEEP_ALIVE_TIMEOUT_MS). */
+interface HttpTimeouts {
+  /** To send the request headers. */
+  headersMs: number;
+  /** To send the whole request, body included (not to wait for the answer). */
+  requestMs: number;
+  /** An idle keep-alive connection stays open this long: above the proxy's idle timeout, so the proxy closes first. */
+  keepAliveMs: number;
+}
+
+/** The configuration's defaults. */
+const DEFAULT_TIMEOUTS: HttpTimeouts = { headersMs: 15_000, requestMs: 30_000, keepAliveMs: 65_000 };
+
+export async function listen(
+  app: Koa,
+  port: number,
+  host: string,
+  timeouts: HttpTimeouts = DEFAULT_TIMEOUTS,
+): Promise<RunningServer> {
+  const server = createServer(
+    {
+      // A slow-loris client is answered 408 and disconnected once a timeout passes. Node looks for such
+      // requests only every connectionsCheckingInterval (30 s by default, which would double the header
+      // timeout): every second here, more often when the timeouts are that short (tests).
+      headersTimeout: timeouts.headersMs,
+      requestTimeout: timeouts.requestMs,
+      connectionsCheckingInterval: Math.min(1_000, Math.ceil(timeouts.headersMs / 4)),
+      keepAliveTimeout: timeouts.keepAliveMs,
+    },
+    app.callback(),
+  );
   server.listen(port, host);
   await once(server, 'listening');
   const address = server.address() as AddressInfo;

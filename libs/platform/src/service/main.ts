@@ -4,15 +4,18 @@
  * one-off command). Configuration is parsed first and a bad value stops the process with one line. SIGTERM
  * and SIGINT are handled from the first moment: during start-up or a command they end the process at once
  * (nothing to drain yet); once a service runs, the first one stops it gracefully and a second one exits.
+ *
+ * This module imports nothing heavy (no database, HTTP or NATS client): `runService` must be able to start
+ * tracing before the modules it instruments (koa, pg) are first imported, so everything else is imported
+ * when it is needed (`@todo/platform/main` is this module alone; `@todo/platform/service` also has the rest).
  */
-import type { z } from 'zod';
+import pTimeout from 'p-timeout';
+import { z } from 'zod';
 import { describeError, loadConfig, migrationConfigSchema } from '../config.ts';
-import { migrateDatabase } from '../db/migrate.ts';
-import { connectBroker } from '../events/connection.ts';
-import { setUpEvents } from '../events/setup.ts';
 import { createLogger, type Logger } from '../logger.ts';
+import type { Tracing } from '../telemetry/tracing.ts';
 import type { ServiceBuilder, ServiceConfig, ServiceDefinition } from './definition.ts';
-import { databaseOptions, type RunningService, startService } from './start-service.ts';
+import type { RunningService } from './start-service.ts';
 
 type Handler = (signal: NodeJS.Signals) => void;
 let current: Handler | undefined;
@@ -42,20 +45,56 @@ function configOrExit<S extends z.ZodType>(schema: S): Readonly<z.infer<S>> {
   }
 }
 
-/** Runs a long-lived service until a signal stops it. */
-export async function runService<C extends ServiceConfig, X>(
-  definition: ServiceDefinition<C>,
-  build: ServiceBuilder<C, X>,
-): Promise<void> {
+/** An empty value counts as unset (compose and Kubernetes often pass `X=`). */
+function unsetWhenEmpty<T extends z.ZodType>(schema: T) {
+  return z.preprocess((value) => (typeof value === 'string' && value.trim() === '' ? undefined : value), schema);
+}
+
+/**
+ * Tracing is on when an OTLP endpoint is configured. The other OTEL_* variables (OTEL_EXPORTER_OTLP_HEADERS,
+ * OTEL_TRACES_SAMPLER, …) are read by the SDK itself; the service name defaults to the service's own.
+ */
+const tracingConfigSchema = z.object({
+  OTEL_EXPORTER_OTLP_ENDPOINT: unsetWhenEmpty(
+    z.url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' }).optional(),
+  ),
+  OTEL_SERVICE_NAME: unsetWhenEmpty(z.string().optional()),
+});
+
+/** How long the stop sequence waits for the last spans to be exported. */
+const TRACING_FLUSH_TIMEOUT_MS = 5_000;
+
+/** A service, loaded by `runService` once tracing (when on) has hooked the module loader. */
+export interface ServiceModules<C extends ServiceConfig, X> {
+  definition: ServiceDefinition<C>;
+  build: ServiceBuilder<C, X>;
+}
+
+/**
+ * Runs a long-lived service until a signal stops it. `load` imports the service (its description and its
+ * builder) with dynamic imports: with tracing on, the SDK's module hooks must be in place before koa and pg
+ * are first imported, or they are not instrumented. With tracing off nothing of the SDK is loaded.
+ */
+export async function runService<C extends ServiceConfig, X>(load: () => Promise<ServiceModules<C, X>>): Promise<void> {
+  const tracingConfig = configOrExit(tracingConfigSchema);
+  const tracing = tracingConfig.OTEL_EXPORTER_OTLP_ENDPOINT ? await import('../telemetry/tracing.ts') : undefined;
+  tracing?.instrument();
+  const { definition, build } = await load();
   const config = configOrExit(definition.config);
   const logger = createLogger({ service: definition.name, level: config.LOG_LEVEL });
   exitDuringStartUp(logger, 'start-up');
+  const traces = tracing?.startTracing({ serviceName: tracingConfig.OTEL_SERVICE_NAME ?? definition.name });
   let service: RunningService<X>;
   try {
+    const { startService } = await import('./start-service.ts');
     service = await startService(definition, build, config, logger);
   } catch (err) {
     logger.fatal({ err }, `${definition.name} failed to start`);
+    if (traces) await flushTraces(traces, logger);
     process.exit(1);
+  }
+  if (traces && tracingConfig.OTEL_EXPORTER_OTLP_ENDPOINT) {
+    logger.info({ endpoint: new URL(tracingConfig.OTEL_EXPORTER_OTLP_ENDPOINT).origin }, 'tracing');
   }
   let stopping = false;
   onSignal((signal) => {
@@ -65,17 +104,28 @@ export async function runService<C extends ServiceConfig, X>(
     }
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    service.stop().then(
-      () => {
-        logger.info('stopped');
-        process.exit(0);
-      },
-      (err: unknown) => {
-        logger.error({ err }, 'unclean shutdown');
-        process.exit(1);
-      },
-    );
+    service
+      .stop()
+      .then(
+        () => 0,
+        (err: unknown) => {
+          logger.error({ err }, 'unclean shutdown');
+          return 1;
+        },
+      )
+      .then(async (code) => {
+        if (traces) await flushTraces(traces, logger);
+        if (code === 0) logger.info('stopped');
+        process.exit(code);
+      });
   });
+}
+
+/** Exports the spans still buffered, for a bounded time: an unreachable collector must not hold up a shutdown. */
+async function flushTraces(tracing: Tracing, logger: Logger): Promise<void> {
+  await pTimeout(tracing.shutdown(), { milliseconds: TRACING_FLUSH_TIMEOUT_MS }).catch((err: unknown) =>
+    logger.warn({ err }, 'could not export the last spans'),
+  );
 }
 
 /** Runs a one-off command and exits 0, or 1 with one line saying why. */
@@ -102,6 +152,12 @@ export async function runCommand<S extends z.ZodType<{ LOG_LEVEL: string }>>(
  */
 export function runSetup(definition: ServiceDefinition): Promise<void> {
   return runCommand(`${definition.name}-setup`, migrationConfigSchema, async (config, logger) => {
+    const [{ migrateDatabase }, { connectBroker }, { setUpEvents }, { databaseOptions }] = await Promise.all([
+      import('../db/migrate.ts'),
+      import('../events/connection.ts'),
+      import('../events/setup.ts'),
+      import('./start-service.ts'),
+    ]);
     const report = await migrateDatabase(databaseOptions(definition, config, logger));
     logger.info(report, report.applied.length ? 'migrations applied' : 'schema up to date');
     const nc = await connectBroker({ settings: config, name: `${definition.name}-setup`, logger });

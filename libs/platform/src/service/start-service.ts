@@ -8,6 +8,7 @@ import {
   type DatabaseOptions,
   databaseOptionsFrom,
   databaseReady,
+  limitPoolWaiting,
   registerPoolMetrics,
 } from '../db/connect.ts';
 import { openBroker } from '../events/connection.ts';
@@ -43,6 +44,7 @@ export async function startService<C extends ServiceConfig, X>(
   const registry = metrics.registry;
   const orm = await connectDatabase(databaseOptions(definition as unknown as ServiceDefinition, config, logger));
   await registerPoolMetrics(orm, registry);
+  await limitPoolWaiting(orm, { maxWaiting: config.DATABASE_POOL_MAX_WAITING, registry });
   const broker = openBroker({ settings: config, name, logger, registry });
   // A service that lists the outbox entity publishes; one that does not gets an outbox that refuses events.
   const publishes = definition.database.entities.includes(OutboxEventSchema);

@@ -9,10 +9,12 @@
  *   failures up to a few minutes: guessing slows to a crawl, the owner waits minutes at worst, never days.
  * - per client: failures per hour, sized for many people behind one NAT; the block ends with the hour.
  * - password re-checks on a signed-in account, registrations per client, refreshes per session.
+ *
+ * Every login settles here, whichever endpoint it came through (`/auth/login`, `/oauth/token`), so the
+ * login outcomes are counted here too (`auth_logins_total`).
  */
 import { createHash } from 'node:crypto';
-import { TooManyRequestsError } from '@todo/platform/errors';
-import { clientKey, type RateLimitReport } from '@todo/platform/http';
+import { clientKey, type LimitState, type RateLimitReport } from '@todo/platform/http';
 import type pg from 'pg';
 import { Counter, type Registry } from 'prom-client';
 import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
@@ -47,6 +49,15 @@ interface Limit {
   windowSeconds: number;
 }
 
+/** Where a caller stands in a limit after a consume, as the RateLimit headers tell it. */
+const stateOf = ({ policy, quota, windowSeconds }: Limit, res: RateLimiterRes): LimitState => ({
+  policy,
+  quota,
+  windowSeconds,
+  remaining: res.remainingPoints,
+  resetSeconds: res.msBeforeNext / 1000,
+});
+
 export class BruteForceGuard {
   readonly #settings: BruteForceLimits;
   readonly #pair: Limit;
@@ -57,6 +68,7 @@ export class BruteForceGuard {
   readonly #register: Limit;
   readonly #refresh: Limit;
   readonly #checks: Counter<'kind'>;
+  readonly #logins: Counter<'outcome'>;
 
   constructor(pool: pg.Pool, settings: BruteForceLimits, registry?: Registry) {
     this.#settings = settings;
@@ -96,20 +108,31 @@ export class BruteForceGuard {
       labelNames: ['kind'] as const,
       registers: registry ? [registry] : [],
     });
+    this.#logins = new Counter({
+      name: 'auth_logins_total',
+      help: 'Logins (JSON and OAuth password grant) by outcome: success, invalid_credentials (unknown email or wrong password), rate_limited (refused by a limit before any check).',
+      labelNames: ['outcome'] as const,
+      registers: registry ? [registry] : [],
+    });
   }
 
   /** Counts a login attempt against every limit before the password is checked; 429 when one is used up. */
   async loginAttempt(email: string, ip: string, report: RateLimitReport): Promise<Attempt> {
     const pairKey = `${digest(email)}:${clientKey(ip)}`;
     const accountKey = digest(email);
-    const taken = await this.#takeAll(report, [
-      [this.#pair, pairKey],
-      [this.#account, accountKey],
-      [this.#client, clientKey(ip)],
-    ]);
+    const taken = await this.#takeAll(
+      report,
+      [
+        [this.#pair, pairKey],
+        [this.#account, accountKey],
+        [this.#client, clientKey(ip)],
+      ],
+      () => this.#logins.inc({ outcome: 'rate_limited' }),
+    );
     this.#checks.inc({ kind: 'login' });
     return {
       succeeded: async () => {
+        this.#logins.inc({ outcome: 'success' });
         // The pair's consecutive failures end; the account's and the client's counts get this attempt back.
         await Promise.all([
           this.#pair.limiter.delete(pairKey),
@@ -118,6 +141,7 @@ export class BruteForceGuard {
         ]);
       },
       failed: async () => {
+        this.#logins.inc({ outcome: 'invalid_credentials' });
         await Promise.all([this.#blockWhenUsedUp(this.#pair, pairKey, taken), this.#slowDown(accountKey)]);
       },
     };
@@ -146,33 +170,30 @@ export class BruteForceGuard {
 
   /**
    * Takes one point from each limit, in order. When one is used up, gives back what was taken and answers
-   * 429 with the longest wait; either way the states go into the report.
+   * 429 with that limit's wait (counted as its refusal, and `onRefused` told); either way the states go into
+   * the report.
    */
-  async #takeAll(report: RateLimitReport, limits: [Limit, string][]): Promise<Map<Limit, RateLimiterRes>> {
+  async #takeAll(
+    report: RateLimitReport,
+    limits: [Limit, string][],
+    onRefused?: () => void,
+  ): Promise<Map<Limit, RateLimiterRes>> {
     const taken = new Map<Limit, RateLimiterRes>();
     for (const [limit, key] of limits) {
+      let res: RateLimiterRes;
       try {
-        const res = await limit.limiter.consume(key);
-        taken.set(limit, res);
-        this.#report(report, limit, res);
+        res = await limit.limiter.consume(key);
       } catch (err) {
         if (!(err instanceof RateLimiterRes)) throw err;
-        this.#report(report, limit, err);
+        const refusal = report.refuse(stateOf(limit, err));
+        onRefused?.();
         for (const [earlier, earlierKey] of limits.slice(0, taken.size)) await this.#give(earlier, earlierKey, taken);
-        throw new TooManyRequestsError(err.msBeforeNext / 1000);
+        throw refusal;
       }
+      taken.set(limit, res);
+      report.record(stateOf(limit, res));
     }
     return taken;
-  }
-
-  #report(report: RateLimitReport, { policy, quota, windowSeconds }: Limit, res: RateLimiterRes): void {
-    report.record({
-      policy,
-      quota,
-      windowSeconds,
-      remaining: res.remainingPoints,
-      resetSeconds: res.msBeforeNext / 1000,
-    });
   }
 
   async #give(limit: Limit, key: string, taken: Map<Limit, RateLimiterRes>): Promise<void> {

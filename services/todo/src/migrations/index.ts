@@ -3,6 +3,7 @@ import { Migration20261126000000_initial } from './Migration20261126000000_initi
 import { Migration20261126020000_list_indexes_idempotency } from './Migration20261126020000_list_indexes_idempotency.ts';
 import { Migration20261129000000_outbox } from './Migration20261129000000_outbox.ts';
 import { Migration20261130000000_rate_limits } from './Migration20261130000000_rate_limits.ts';
+import { Migration20261201000000_outbox_trace_context } from './Migration20261201000000_outbox_trace_context.ts';
 
 /** Every migration, in order. A new migration is added here as well as in its own file. */
 export const migrations: MigrationObject[] = [
@@ -10,4 +11,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261126020000_list_indexes_idempotency', class: Migration20261126020000_list_indexes_idempotency },
   { name: 'Migration20261129000000_outbox', class: Migration20261129000000_outbox },
   { name: 'Migration20261130000000_rate_limits', class: Migration20261130000000_rate_limits },
+  { name: 'Migration20261201000000_outbox_trace_context', class: Migration20261201000000_outbox_trace_context },
 ];
