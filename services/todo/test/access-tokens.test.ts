@@ -1,7 +1,8 @@
 import { createHmac, createPublicKey, generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
+import { CLOCK_TOLERANCE_SECONDS } from '@todo/platform/auth';
 import { bearer, type TestUser } from '@todo/testkit';
 import { decodeJwt, decodeProtectedHeader, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Stack, startStack } from './support/stack.ts';
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -148,6 +149,20 @@ describe('the todo API accepts only genuine, current access tokens', () => {
         const active = stack.auth.service.keys.active();
         return `${b64({ alg: 'EdDSA', kid: active.kid, typ: 'at+jwt' })}.${payload}.${signature}`;
       }),
+    );
+  });
+
+  it('a token accepted a moment ago is refused once it expires (a remembered token is not re-verified, but its exp is still checked)', async () => {
+    // exp two seconds ahead, past the clock tolerance: accepted now, and remembered as verified.
+    const token = await forge({ exp: now() + 2 - CLOCK_TOLERANCE_SECONDS });
+    expect((await stack.client.GET('/todos', { headers: bearer(token) })).response.status).toBe(200);
+    await vi.waitFor(
+      async () => {
+        const res = await stack.client.GET('/todos', { headers: bearer(token) });
+        expect(res.response.status).toBe(401);
+        expect(res.error).toMatchObject({ detail: 'The access token expired.' });
+      },
+      { timeout: 5_000, interval: 200, message: 'the remembered token to be refused after its exp' },
     );
   });
 

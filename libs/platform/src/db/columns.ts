@@ -53,8 +53,17 @@ function describe(name: string, schema: z.ZodType): Described {
   throw new TypeError(`field ${name}: a ${def.type}${def.format ? ` (${def.format})` : ''} is not a plain column`);
 }
 
-const describeAll = (fields: Fields) =>
-  Object.entries(fields).map(([name, schema]) => [name, describe(name, schema)] as const);
+const described = new WeakMap<Fields, (readonly [string, Described])[]>();
+
+/** Each field's description, worked out once per set of fields (`toJson` runs for every todo of every page). */
+function describeAll(fields: Fields): readonly (readonly [string, Described])[] {
+  let all = described.get(fields);
+  if (!all) {
+    all = Object.entries(fields).map(([name, schema]) => [name, describe(name, schema)] as const);
+    described.set(fields, all);
+  }
+  return all;
+}
 
 /** The entity properties of the fields, for `defineEntity({ properties: { ...columnsOf(fields) } })`. */
 export function columnsOf<F extends Fields>(fields: F): Columns<F> {

@@ -54,20 +54,26 @@ export class TodoRepository {
     this.#em = em;
   }
 
-  findOne(ownerId: string, id: string): Promise<Todo | null> {
-    return this.#em.findOne(TodoSchema, { ownerId, id }, ownedBy(ownerId));
+  /**
+   * The todo as stored, or null. A plain object, not a managed entity: nothing reads it to change it (writes
+   * go through `update`), so it skips hydration and the identity map, a fifth of a read's CPU.
+   */
+  async findOne(ownerId: string, id: string): Promise<Todo | null> {
+    const row = await this.#em.createQueryBuilder(TodoSchema).select('*').where({ ownerId, id }).execute('get');
+    return (row as Todo | undefined) ?? null;
   }
 
   async exists(ownerId: string, id: string): Promise<boolean> {
     return (await this.#em.count(TodoSchema, { ownerId, id }, ownedBy(ownerId))) > 0;
   }
 
-  /** One page in the requested order, each row with the sort key a cursor needs to continue after it. */
+  /**
+   * One page in the requested order, each row with the sort key a cursor needs to continue after it. Rows are
+   * mapped to the entity's properties as plain objects (see `findOne`), without hydration.
+   */
   async list(ownerId: string, query: ListQuery): Promise<{ todo: Todo; key: string }[]> {
-    const rows = (await this.listQuery(ownerId, query).execute('all', false)) as (Record<string, unknown> & {
-      sort_key: string;
-    })[];
-    return rows.map((row) => ({ todo: this.#em.map(TodoSchema, row) as Todo, key: row.sort_key }));
+    const rows = (await this.listQuery(ownerId, query).execute('all')) as unknown as (Todo & { sort_key: string })[];
+    return rows.map(({ sort_key, ...todo }) => ({ todo, key: sort_key }));
   }
 
   /**
