@@ -41,8 +41,11 @@ describe('list queries stay index range scans at 100,000 todos per user', () => 
   });
 
   async function plan(query: ListQuery): Promise<PlanNode> {
-    const sql = new TodoRepository(orm.em.fork()).listQuery(OWNER, query).getFormattedQuery();
-    const [row] = await orm.em.execute<{ 'QUERY PLAN': { Plan: PlanNode }[] }[]>(`explain (format json) ${sql}`);
+    const { sql, params } = new TodoRepository(orm.em.fork()).listQuery(OWNER, query);
+    const [row] = await orm.em.execute<{ 'QUERY PLAN': { Plan: PlanNode }[] }[]>(
+      `explain (format json) ${sql}`,
+      params,
+    );
     const explained = row?.['QUERY PLAN'][0]?.Plan;
     if (!explained) throw new Error('no plan');
     return explained;

@@ -3,7 +3,7 @@
  * and the entity's `owner` filter refuses any ORM query that does not name it: there is no way to reach a
  * row without saying whose it is. Nothing outside this module touches the todos table.
  */
-import { raw, sql } from '@mikro-orm/core';
+import { type EntityData, raw } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { StoredValues } from '@todo/platform/db';
 import type { todoFields } from '@todo/platform/events';
@@ -59,8 +59,15 @@ export class TodoRepository {
    * go through `update`), so it skips hydration and the identity map, a fifth of a read's CPU.
    */
   async findOne(ownerId: string, id: string): Promise<Todo | null> {
-    const row = await this.#em.createQueryBuilder(TodoSchema).select('*').where({ ownerId, id }).execute('get');
-    return (row as Todo | undefined) ?? null;
+    // One fixed statement, mapped by the driver as the query builder maps rows (column names to properties,
+    // timestamps to Dates): building it with the query builder on every request cost more than the rest of a
+    // GET /todos/{id} together.
+    const row = await this.#em.execute<EntityData<Todo>>(
+      'select * from todo.todos where owner_id = ? and id = ?',
+      [ownerId, id],
+      'get',
+    );
+    return row ? (this.#em.getDriver().mapResult(row, this.#em.getMetadata(TodoSchema)) as Todo) : null;
   }
 
   async exists(ownerId: string, id: string): Promise<boolean> {
@@ -72,34 +79,44 @@ export class TodoRepository {
    * mapped to the entity's properties as plain objects (see `findOne`), without hydration.
    */
   async list(ownerId: string, query: ListQuery): Promise<{ todo: Todo; key: string }[]> {
-    const rows = (await this.listQuery(ownerId, query).execute('all')) as unknown as (Todo & { sort_key: string })[];
-    return rows.map(({ sort_key, ...todo }) => ({ todo, key: sort_key }));
+    const { sql, params } = this.listQuery(ownerId, query);
+    const rows = await this.#em.execute<EntityData<Todo>[]>(sql, params, 'all');
+    const meta = this.#em.getMetadata(TodoSchema);
+    return rows.map((row) => {
+      const { sort_key, ...todo } = this.#em.getDriver().mapResult(row, meta) as Todo & { sort_key: string };
+      return { todo, key: sort_key };
+    });
   }
 
   /**
-   * The list query itself, unexecuted: `list` runs it, and the query-plan test explains it. A query builder
-   * does not pass through the entity's `owner` filter: the owner is in its WHERE clause, here.
+   * The list query itself, unexecuted: `list` runs it, and the query-plan test explains it. SQL written out,
+   * the owner first in its WHERE clause; every value is a parameter. (The query builder that wrote it before
+   * took half of a list request's CPU to build the same statement.)
    */
-  listQuery(ownerId: string, query: ListQuery) {
+  listQuery(ownerId: string, query: ListQuery): { sql: string; params: unknown[] } {
     const order = ORDERS[query.sort];
-    const qb = this.#em
-      .createQueryBuilder(TodoSchema, 't')
-      .select(['*', raw(`(${order.expression})::text as sort_key`)])
-      .where({ ownerId });
-    if (query.done !== undefined) qb.andWhere({ done: query.done });
-    if (query.dueBefore) qb.andWhere({ dueAt: { $lt: query.dueBefore } });
-    if (query.dueAfter) qb.andWhere({ dueAt: { $gte: query.dueAfter } });
+    const where = ['t.owner_id = ?'];
+    const params: unknown[] = [ownerId];
+    const and = (condition: string, ...values: unknown[]) => {
+      where.push(condition);
+      params.push(...values);
+    };
+    if (query.done !== undefined) and('t.done = ?', query.done);
+    if (query.dueBefore) and('t.due_at < ?', query.dueBefore);
+    if (query.dueAfter) and('t.due_at >= ?', query.dueAfter);
     if (query.q) {
       const pattern = `%${escapeLike(query.q)}%`;
-      qb.andWhere({ $or: [{ title: { $ilike: pattern } }, { description: { $ilike: pattern } }] });
+      and('(t.title ilike ? or t.description ilike ?)', pattern, pattern);
     }
     if (query.after) {
       const comparison = order.direction === 'asc' ? '>' : '<';
-      qb.andWhere(
-        sql`(${raw(order.expression)}, t.id) ${raw(comparison)} (${query.after.key}::timestamptz, ${query.after.id}::uuid)`,
-      );
+      and(`(${order.expression}, t.id) ${comparison} (?::timestamptz, ?::uuid)`, query.after.key, query.after.id);
     }
-    return qb.orderBy([{ [raw(order.expression)]: order.direction }, { id: order.direction }]).limit(query.limit);
+    params.push(query.limit);
+    const sql =
+      `select t.*, (${order.expression})::text as sort_key from todo.todos t where ${where.join(' and ')} ` +
+      `order by ${order.expression} ${order.direction}, t.id ${order.direction} limit ?`;
+    return { sql, params };
   }
 
   async insert(ownerId: string, todo: Omit<Todo, 'ownerId'>): Promise<Todo> {
