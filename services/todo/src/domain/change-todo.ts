@@ -37,10 +37,10 @@ export async function updateTodo(
   const changing = Object.keys(changes).length > 0;
   const view = await em.transactional(async (tx) => {
     const repo = new TodoRepository(tx);
-    if (changing && !(await repo.update(ownerId, id, changes, new Date(), versionsOf(precondition)))) {
-      await explainMiss(repo, ownerId, id);
-    }
-    const todo = await repo.findOne(ownerId, id);
+    const todo = changing
+      ? ((await repo.update(ownerId, id, changes, new Date(), versionsOf(precondition))) ??
+        (await explainMiss(repo, ownerId, id)))
+      : await repo.findOne(ownerId, id);
     if (!todo) throw todoNotFound();
     // An empty patch writes nothing, but If-Match still has to hold.
     if (!changing && precondition && !matches(precondition, todo.version)) throw stale();

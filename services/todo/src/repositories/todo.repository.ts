@@ -3,10 +3,10 @@
  * and the entity's `owner` filter refuses any ORM query that does not name it: there is no way to reach a
  * row without saying whose it is. Nothing outside this module touches the todos table.
  */
-import { type EntityData, raw } from '@mikro-orm/core';
+import type { EntityData } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { StoredValues } from '@todo/platform/db';
-import type { todoFields } from '@todo/platform/events';
+import { todoFields } from '@todo/platform/events';
 import { ownedBy, type Todo, TodoSchema } from '../entities/todo.entity.ts';
 
 export type SortOrder = '-createdAt' | 'createdAt' | 'dueAt' | '-dueAt';
@@ -128,16 +128,34 @@ export class TodoRepository {
   /**
    * Applies the changes and advances the version by one, atomically (a concurrent writer waits for the row
    * lock and then sees the new version). With `ifVersions`, only when the current version is one of them.
-   * Returns false when no row matched.
+   * Returns the todo as it now is (UPDATE … RETURNING: no second read), or null when no row matched.
    */
-  async update(ownerId: string, id: string, changes: TodoChanges, now: Date, ifVersions?: number[]): Promise<boolean> {
-    const affected = await this.#em.nativeUpdate(
-      TodoSchema,
-      { ownerId, id, ...(ifVersions ? { version: { $in: ifVersions } } : {}) },
-      { ...changes, updatedAt: now, version: raw('version + 1') as unknown as number },
-      ownedBy(ownerId),
+  async update(
+    ownerId: string,
+    id: string,
+    changes: TodoChanges,
+    now: Date,
+    ifVersions?: number[],
+  ): Promise<Todo | null> {
+    if (ifVersions?.length === 0) return null;
+    const meta = this.#em.getMetadata(TodoSchema);
+    const sets: string[] = [];
+    const params: unknown[] = [];
+    for (const [name, value] of Object.entries(changes)) {
+      // Column names come from the entity, never from the request; a key that is no todo field is a bug.
+      if (!Object.hasOwn(todoFields, name)) throw new TypeError(`${name} is not a todo field`);
+      sets.push(`${meta.properties[name as keyof typeof todoFields].fieldNames[0]} = ?`);
+      params.push(value);
+    }
+    sets.push('updated_at = ?', 'version = version + 1');
+    params.push(now, ownerId, id);
+    if (ifVersions) params.push(ifVersions);
+    const row = await this.#em.execute<EntityData<Todo>>(
+      `update todo.todos set ${sets.join(', ')} where owner_id = ? and id = ?${ifVersions ? ' and version in (?)' : ''} returning *`,
+      params,
+      'get',
     );
-    return affected > 0;
+    return row ? (this.#em.getDriver().mapResult(row, meta) as Todo) : null;
   }
 
   /** Deletes the todo (with `ifVersions`, only at one of them); returns the version it had, or undefined. */
