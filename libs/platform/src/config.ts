@@ -93,6 +93,16 @@ export const env = {
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };
 
+/**
+ * Tracing is on when an OTLP endpoint is configured. The other OTEL_* variables (OTEL_EXPORTER_OTLP_HEADERS,
+ * OTEL_TRACES_SAMPLER, …) are read by the SDK itself; the service name defaults to the service's own. Read by
+ * `runService` before anything else is loaded, so apart from the services' own configuration.
+ */
+export const tracingConfigSchema = z.object({
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalString().pipe(env.url(['http:', 'https:']).optional()),
+  OTEL_SERVICE_NAME: optionalString(),
+});
+
 export const baseConfigSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: env.logLevel(),

@@ -67,7 +67,7 @@ describe('tracing is on exactly when OTEL_EXPORTER_OTLP_ENDPOINT is set', () => 
 
   it('when it is not a URL, the service does not start, and says which variable is wrong', async () => {
     await expect(startWith({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })).rejects.toThrow(
-      /OTEL_EXPORTER_OTLP_ENDPOINT must be an http:\/\/ or https:\/\/ URL/,
+      /OTEL_EXPORTER_OTLP_ENDPOINT must be a http:\/\/ or https:\/\/ URL/,
     );
   });
 });

@@ -7,7 +7,14 @@ export { jsonBody } from './json-body.ts';
 export { createMetrics, type HttpMetrics } from './metrics.ts';
 export { createOpsApp, type OpsAppOptions, type ReadinessCheck, type ReadinessDetail } from './ops.ts';
 export { PROBLEM_CONTENT_TYPE, type ProblemBody, problemDetails, problemType, toProblem } from './problem.ts';
-export { type LimitState, RateLimitReport, type RateLimitState, rateLimitHeaders, takePoint } from './rate-limits.ts';
+export {
+  type LimitState,
+  limitState,
+  RateLimitReport,
+  type RateLimitState,
+  rateLimitHeaders,
+  takePoint,
+} from './rate-limits.ts';
 export { type RequestState, requestContext } from './request-context.ts';
 export { apiSecurityHeaders } from './security-headers.ts';
 export { type ServeConfig, type Served, type ServeOptions, serve } from './serve.ts';

@@ -54,6 +54,18 @@ export interface RateLimitState {
   limits: RateLimitReport;
 }
 
+/** Where a caller stands in a limit after a consume, as the RateLimit headers tell it. */
+export const limitState = (
+  { policy, quota, windowSeconds }: Pick<LimitState, 'policy' | 'quota' | 'windowSeconds'>,
+  res: RateLimiterRes,
+): LimitState => ({
+  policy,
+  quota,
+  windowSeconds,
+  remaining: res.remainingPoints,
+  resetSeconds: res.msBeforeNext / 1000,
+});
+
 /**
  * Takes one point for `key` from a limiter, records where the caller stands in the report, and refuses with
  * 429 (Retry-After) when the limit is used up. Only a limiter's "no points left" is a refusal: a store that
@@ -73,13 +85,7 @@ export async function takePoint(
     res = err;
     refused = true;
   }
-  const state = {
-    policy: limit.policy,
-    quota: limit.quota,
-    windowSeconds: limit.windowSeconds,
-    remaining: res.remainingPoints,
-    resetSeconds: res.msBeforeNext / 1000,
-  };
+  const state = limitState(limit, res);
   if (refused) throw report.refuse(state);
   report.record(state);
 }

@@ -10,8 +10,8 @@
  * when it is needed (`@todo/platform/main` is this module alone; `@todo/platform/service` also has the rest).
  */
 import pTimeout from 'p-timeout';
-import { z } from 'zod';
-import { describeError, loadConfig, migrationConfigSchema } from '../config.ts';
+import type { z } from 'zod';
+import { describeError, loadConfig, migrationConfigSchema, tracingConfigSchema } from '../config.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import type { Tracing } from '../telemetry/tracing.ts';
 import type { ServiceBuilder, ServiceConfig, ServiceDefinition } from './definition.ts';
@@ -44,22 +44,6 @@ function configOrExit<S extends z.ZodType>(schema: S): Readonly<z.infer<S>> {
     process.exit(1);
   }
 }
-
-/** An empty value counts as unset (compose and Kubernetes often pass `X=`). */
-function unsetWhenEmpty<T extends z.ZodType>(schema: T) {
-  return z.preprocess((value) => (typeof value === 'string' && value.trim() === '' ? undefined : value), schema);
-}
-
-/**
- * Tracing is on when an OTLP endpoint is configured. The other OTEL_* variables (OTEL_EXPORTER_OTLP_HEADERS,
- * OTEL_TRACES_SAMPLER, …) are read by the SDK itself; the service name defaults to the service's own.
- */
-const tracingConfigSchema = z.object({
-  OTEL_EXPORTER_OTLP_ENDPOINT: unsetWhenEmpty(
-    z.url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' }).optional(),
-  ),
-  OTEL_SERVICE_NAME: unsetWhenEmpty(z.string().optional()),
-});
 
 /** How long the stop sequence waits for the last spans to be exported. */
 const TRACING_FLUSH_TIMEOUT_MS = 5_000;

@@ -14,7 +14,7 @@
  * login outcomes are counted here too (`auth_logins_total`).
  */
 import { createHash } from 'node:crypto';
-import { clientKey, type LimitState, type RateLimitReport } from '@todo/platform/http';
+import { clientKey, limitState, type RateLimitReport } from '@todo/platform/http';
 import type pg from 'pg';
 import { Counter, type Registry } from 'prom-client';
 import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
@@ -48,15 +48,6 @@ interface Limit {
   quota: number;
   windowSeconds: number;
 }
-
-/** Where a caller stands in a limit after a consume, as the RateLimit headers tell it. */
-const stateOf = ({ policy, quota, windowSeconds }: Limit, res: RateLimiterRes): LimitState => ({
-  policy,
-  quota,
-  windowSeconds,
-  remaining: res.remainingPoints,
-  resetSeconds: res.msBeforeNext / 1000,
-});
 
 export class BruteForceGuard {
   readonly #settings: BruteForceLimits;
@@ -185,13 +176,13 @@ export class BruteForceGuard {
         res = await limit.limiter.consume(key);
       } catch (err) {
         if (!(err instanceof RateLimiterRes)) throw err;
-        const refusal = report.refuse(stateOf(limit, err));
+        const refusal = report.refuse(limitState(limit, err));
         onRefused?.();
         for (const [earlier, earlierKey] of limits.slice(0, taken.size)) await this.#give(earlier, earlierKey, taken);
         throw refusal;
       }
       taken.set(limit, res);
-      report.record(stateOf(limit, res));
+      report.record(limitState(limit, res));
     }
     return taken;
   }

@@ -1,7 +1,10 @@
 /**
- * Every query on todos. The owner is the first argument of every method and part of every WHERE clause,
- * and the entity's `owner` filter refuses any ORM query that does not name it: there is no way to reach a
- * row without saying whose it is. Nothing outside this module touches the todos table.
+ * Every query on todos. The owner is the first argument of every method and part of every WHERE clause:
+ * there is no way to reach a row without saying whose it is. Reads and changes are SQL written out here, every
+ * value a parameter (building them with the query builder cost more CPU than the rest of a request), their rows
+ * mapped to plain Todo objects by the driver, never hydrated (nothing read is changed through the ORM); the ORM
+ * calls that remain go through the entity's `owner` filter, which refuses a query that does not name one.
+ * Nothing outside this module touches the todos table.
  */
 import type { EntityData } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -54,45 +57,36 @@ export class TodoRepository {
     this.#em = em;
   }
 
-  /**
-   * The todo as stored, or null. A plain object, not a managed entity: nothing reads it to change it (writes
-   * go through `update`), so it skips hydration and the identity map, a fifth of a read's CPU.
-   */
+  /** A row as the driver maps it for the query builder: column names to properties, timestamps to Dates. */
+  #toTodo(row: EntityData<Todo>): Todo {
+    return this.#em.getDriver().mapResult(row, this.#em.getMetadata(TodoSchema)) as Todo;
+  }
+
+  /** The todo as stored, or null. */
   async findOne(ownerId: string, id: string): Promise<Todo | null> {
-    // One fixed statement, mapped by the driver as the query builder maps rows (column names to properties,
-    // timestamps to Dates): building it with the query builder on every request cost more than the rest of a
-    // GET /todos/{id} together.
     const row = await this.#em.execute<EntityData<Todo>>(
       'select * from todo.todos where owner_id = ? and id = ?',
       [ownerId, id],
       'get',
     );
-    return row ? (this.#em.getDriver().mapResult(row, this.#em.getMetadata(TodoSchema)) as Todo) : null;
+    return row ? this.#toTodo(row) : null;
   }
 
   async exists(ownerId: string, id: string): Promise<boolean> {
     return (await this.#em.count(TodoSchema, { ownerId, id }, ownedBy(ownerId))) > 0;
   }
 
-  /**
-   * One page in the requested order, each row with the sort key a cursor needs to continue after it. Rows are
-   * mapped to the entity's properties as plain objects (see `findOne`), without hydration.
-   */
+  /** One page in the requested order, each row with the sort key a cursor needs to continue after it. */
   async list(ownerId: string, query: ListQuery): Promise<{ todo: Todo; key: string }[]> {
     const { sql, params } = this.listQuery(ownerId, query);
     const rows = await this.#em.execute<EntityData<Todo>[]>(sql, params, 'all');
-    const meta = this.#em.getMetadata(TodoSchema);
     return rows.map((row) => {
-      const { sort_key, ...todo } = this.#em.getDriver().mapResult(row, meta) as Todo & { sort_key: string };
+      const { sort_key, ...todo } = this.#toTodo(row) as Todo & { sort_key: string };
       return { todo, key: sort_key };
     });
   }
 
-  /**
-   * The list query itself, unexecuted: `list` runs it, and the query-plan test explains it. SQL written out,
-   * the owner first in its WHERE clause; every value is a parameter. (The query builder that wrote it before
-   * took half of a list request's CPU to build the same statement.)
-   */
+  /** The list query itself, unexecuted: `list` runs it, and the query-plan test explains it. */
   listQuery(ownerId: string, query: ListQuery): { sql: string; params: unknown[] } {
     const order = ORDERS[query.sort];
     const where = ['t.owner_id = ?'];
@@ -155,7 +149,7 @@ export class TodoRepository {
       params,
       'get',
     );
-    return row ? (this.#em.getDriver().mapResult(row, meta) as Todo) : null;
+    return row ? this.#toTodo(row) : null;
   }
 
   /** Deletes the todo (with `ifVersions`, only at one of them); returns the version it had, or undefined. */
