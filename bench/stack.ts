@@ -2,7 +2,7 @@
  * The processes the bench measures. `startStack` runs the services as `npm start` does (the same setup step and
  * entry points, from libs/devkit) but production-like and on a database and an events namespace of their own,
  * which `stop()` removes again; `startFloor` runs the floor beside them. Every process is a child of its own, so
- * its RSS and CPU can be read by pid; its output goes to a log file (see README.md, "Logging").
+ * its RSS and CPU can be read by pid; its output goes to a log file in the run's log directory (kept with --keep-logs).
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
