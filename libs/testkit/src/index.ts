@@ -6,6 +6,7 @@ export { provisionEvents, publishRaw, readStream, type StoredMessage } from './e
 export { setUpIntegrationProject } from './global-setup.ts';
 export { bearer, dataOf, type HttpClient, httpClient, type TestResponse } from './http.ts';
 export { removeStreams } from './leftovers.ts';
+export { metric } from './metrics.ts';
 export { startNatsServer, type TestNatsServer } from './nats-server.ts';
 export { ContractViolationError, openApiContract } from './openapi.ts';
 export { startPostgresCluster, type TestPostgresCluster } from './postgres-cluster.ts';
@@ -13,8 +14,10 @@ export { runScript } from './processes.ts';
 export {
   type Accounts,
   accountsOn,
+  type CapturedLogs,
   capturedLogger,
   migrationOf,
+  ormOn,
   startTestService,
   type TestNats,
   type TestService,

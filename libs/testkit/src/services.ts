@@ -14,7 +14,7 @@ import {
   type TokenResponse,
 } from '@todo/client';
 import { loadConfig, migrationConfigSchema } from '@todo/platform/config';
-import { migrateDatabase } from '@todo/platform/db';
+import { connectDatabase, type MikroORM, migrateDatabase } from '@todo/platform/db';
 import { createLogger, type Logger } from '@todo/platform/logger';
 import {
   databaseOptions,
@@ -34,11 +34,17 @@ import { openApiContract } from './openapi.ts';
 export const testLogger = (service: string) =>
   createLogger({ service, level: (process.env.TEST_LOG_LEVEL as 'silent' | undefined) ?? 'silent' });
 
+/** The lines a captured logger wrote: as written (JSON text), and parsed. */
+export interface CapturedLogs {
+  raw: string[];
+  readonly lines: Record<string, unknown>[];
+}
+
 /** A logger that keeps every line it writes (raw JSON, down to `level`), for tests that assert on logs. */
 export function capturedLogger(
   service: string,
   level: 'trace' | 'debug' | 'info' = 'info',
-): { logger: Logger; raw: string[]; readonly lines: Record<string, unknown>[] } {
+): CapturedLogs & { logger: Logger } {
   const raw: string[] = [];
   const logger = createLogger({ service, level, destination: { write: (line: string) => raw.push(line) } });
   return {
@@ -54,6 +60,12 @@ export function capturedLogger(
 export const migrationOf = (definition: ServiceDefinition) => async (url: string) => {
   const config = loadConfig(migrationConfigSchema, { DATABASE_URL: url });
   await migrateDatabase(databaseOptions(definition, config, testLogger(`${definition.name}-migrate`)));
+};
+
+/** The service's ORM on the (migrated) database at `url`, for tests below the HTTP API; the caller closes it. */
+export const ormOn = (definition: ServiceDefinition, url: string): Promise<MikroORM> => {
+  const config = loadConfig(migrationConfigSchema, { DATABASE_URL: url });
+  return connectDatabase(databaseOptions(definition, config, testLogger(`${definition.name}-db`)));
 };
 
 /** A NATS server, and credentials allowed to manage JetStream when it requires them. */

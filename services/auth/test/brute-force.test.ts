@@ -1,14 +1,10 @@
-import { bearer } from '@todo/testkit';
+import { bearer, metric } from '@todo/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type AuthHarness, startAuth } from './support/harness.ts';
 
 /** `auth_password_checks_total{kind="login"}`: how many argon2 checks logins have run. */
-async function passwordChecks(auth: AuthHarness): Promise<number> {
-  const line = (await auth.ops.get('/metrics')).text
-    .split('\n')
-    .find((l) => l.startsWith('auth_password_checks_total{') && l.includes('kind="login"'));
-  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
-}
+const passwordChecks = async (auth: AuthHarness): Promise<number> =>
+  metric((await auth.ops.get('/metrics')).text, 'auth_password_checks_total', { kind: 'login' });
 
 /** A request as it reaches the service through one trusted proxy from `client`. */
 const from = (client: string) => ({ headers: { 'x-forwarded-for': client } });

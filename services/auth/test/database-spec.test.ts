@@ -1,29 +1,21 @@
 import { fileURLToPath } from 'node:url';
-import { loadConfig, migrationConfigSchema } from '@todo/platform/config';
-import { connectDatabase } from '@todo/platform/db';
-import { databaseOptions } from '@todo/platform/service';
-import { cloneDatabase, entityMismatches, expectSchemaToMatchSpec, type TestDatabase, testLogger } from '@todo/testkit';
-import pg from 'pg';
+import {
+  cloneDatabase,
+  entityMismatches,
+  expectSchemaToMatchSpec,
+  ormOn,
+  query,
+  type TestDatabase,
+} from '@todo/testkit';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { authService } from '../src/definition.ts';
 
 // Resolved from this file, not the working directory, so the test runs the same from any cwd.
 const spec = fileURLToPath(new URL('../../../specs/database/auth.yaml', import.meta.url));
 
-async function execute(url: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
 /** MikroORM's schema diff between the auth entities and the database at `url`. */
 async function entityMismatchesIn(url: string): Promise<string[]> {
-  const config = loadConfig(migrationConfigSchema, { DATABASE_URL: url });
-  const orm = await connectDatabase(databaseOptions(authService, config, testLogger('auth-db')));
+  const orm = await ormOn(authService, url);
   try {
     return await entityMismatches(orm);
   } finally {
@@ -54,7 +46,7 @@ describe('the auth database schema', () => {
   // A migration that changed the schema without updating the spec or the entities, played on a second clone.
   describe('after a schema change the spec and the entities do not know of', () => {
     beforeAll(async () => {
-      await execute(
+      await query(
         drifted.url,
         `alter table auth.users add column nickname text;
          alter table auth.sessions alter column counter type bigint;

@@ -1,14 +1,10 @@
+import { metric } from '@todo/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AuthHarness, startAuth } from './support/harness.ts';
 
 /** The value of one sample of `name` on the ops port's /metrics whose labels include `labels` (0 when absent). */
-async function sample(auth: AuthHarness, name: string, labels: Record<string, string>): Promise<number> {
-  const text = (await auth.ops.get('/metrics')).text;
-  const line = text
-    .split('\n')
-    .find((l) => l.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)));
-  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
-}
+const sample = async (auth: AuthHarness, name: string, labels: Record<string, string>): Promise<number> =>
+  metric((await auth.ops.get('/metrics')).text, name, labels);
 
 const logins = (auth: AuthHarness, outcome: string) => sample(auth, 'auth_logins_total', { outcome });
 const refusals = (auth: AuthHarness, policy: string) => sample(auth, 'rate_limit_rejections_total', { policy });

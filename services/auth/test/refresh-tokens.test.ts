@@ -1,7 +1,5 @@
-import { loadConfig, migrationConfigSchema } from '@todo/platform/config';
-import { connectDatabase, type MikroORM } from '@todo/platform/db';
-import { databaseOptions } from '@todo/platform/service';
-import { bearer, dataOf, type TestUser, testLogger } from '@todo/testkit';
+import type { MikroORM } from '@todo/platform/db';
+import { bearer, dataOf, ormOn, type TestUser } from '@todo/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authService } from '../src/definition.ts';
 import { sweepEndedSessions } from '../src/domain/sessions.ts';
@@ -144,8 +142,7 @@ describe('ended sessions do not pile up', () => {
   let orm: MikroORM;
   beforeAll(async () => {
     auth = await startAuth();
-    const config = loadConfig(migrationConfigSchema, { DATABASE_URL: auth.database.url });
-    orm = await connectDatabase(databaseOptions(authService, config, testLogger('auth-sweep')));
+    orm = await ormOn(authService, auth.database.url);
   });
   afterAll(async () => {
     await orm?.close();

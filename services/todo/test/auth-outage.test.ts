@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { bearer, removeStreams, type TestUser } from '@todo/testkit';
+import { bearer, metric, removeStreams, type TestUser } from '@todo/testkit';
 import { generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { metric } from './support/events.ts';
 import { type Stack, startStack } from './support/stack.ts';
 
 /** Keys go stale within a second, and an unknown kid may always ask for the JWKS again. */

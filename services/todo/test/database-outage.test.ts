@@ -3,6 +3,7 @@ import { authService } from '@todo/auth-service/definition';
 import { USER_DELETED } from '@todo/platform/events';
 import {
   bearer,
+  metric,
   migrationOf,
   publishRaw,
   startPostgresCluster,
@@ -12,7 +13,7 @@ import {
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { todoService } from '../src/definition.ts';
-import { consumerDrained, metric, subjectIn, todosOf, userDeleted } from './support/events.ts';
+import { consumerDrained, subjectIn, todosOf, userDeleted } from './support/events.ts';
 import { type Stack, startStack } from './support/stack.ts';
 
 const FORGETTER = 'todo-forget-deleted-users';

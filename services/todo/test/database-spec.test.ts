@@ -2,8 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { entityMismatches, expectSchemaToMatchSpec } from '@todo/testkit';
-import pg from 'pg';
+import { entityMismatches, expectSchemaToMatchSpec, query } from '@todo/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Document, parseDocument } from 'yaml';
 import { openTodoDatabase } from './support/stack.ts';
@@ -55,16 +54,13 @@ describe('the todo database schema', () => {
   });
 
   it('a column an entity maps that the migrations renamed fails the entity check', async () => {
-    const client = new pg.Client({ connectionString: db.database.url });
-    await client.connect();
+    await query(db.database.url, 'alter table todo.todos rename column title to heading');
     try {
-      await client.query('alter table todo.todos rename column title to heading');
       expect(await entityMismatches(db.orm)).toContain(
         'alter table "todo"."todos" rename column "heading" to "title";',
       );
     } finally {
-      await client.query('alter table todo.todos rename column heading to title');
-      await client.end();
+      await query(db.database.url, 'alter table todo.todos rename column heading to title');
     }
   });
 });

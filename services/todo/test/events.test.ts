@@ -1,10 +1,9 @@
 import { deadLetterStream, SESSION_REVOKED, USER_DELETED, USER_REGISTERED } from '@todo/platform/events';
-import { bearer, dataOf, publishRaw, readStream, type StoredMessage } from '@todo/testkit';
+import { bearer, dataOf, metric, publishRaw, readStream, type StoredMessage } from '@todo/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   authEvent,
   consumerDrained,
-  metric,
   namespaceOf,
   subjectIn,
   todoEvents,

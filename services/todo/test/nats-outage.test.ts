@@ -1,8 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { todoEventsStream } from '@todo/platform/events';
-import { bearer, dataOf, readStream, startNatsServer, type TestNatsServer } from '@todo/testkit';
+import { bearer, dataOf, metric, readStream, startNatsServer, type TestNatsServer } from '@todo/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { metric, unpublishedTodoEvents } from './support/events.ts';
+import { unpublishedTodoEvents } from './support/events.ts';
 import { type Stack, startStack } from './support/stack.ts';
 
 /** The feed counts as stale after this long without confirming it read everything (production: 10 s). */

@@ -1,8 +1,7 @@
 import { connect, type Socket } from 'node:net';
-import { bearer, type TestUser } from '@todo/testkit';
+import { bearer, metric, type TestUser } from '@todo/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { metric } from './support/events.ts';
 import { type Stack, startStack } from './support/stack.ts';
 
 const POOL_MAX = 2;

@@ -1,6 +1,5 @@
-import { bearer } from '@todo/testkit';
+import { bearer, metric } from '@todo/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { metric } from './support/events.ts';
 import { type Stack, startStack } from './support/stack.ts';
 
 describe('an operator sees in /metrics which limit refused how many requests', () => {

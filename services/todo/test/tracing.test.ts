@@ -118,14 +118,13 @@ describe('when Ann deletes her account, one trace runs from DELETE /auth/me thro
 
   it('the log lines written while handling it carry its trace id, in both services', () => {
     const { traceId } = request.spanContext();
-    const lines = (raw: string[]) => raw.map((line) => JSON.parse(line) as Record<string, unknown>);
-    const accessLog = lines(stack.logs.auth).find(
+    const accessLog = stack.logs.auth.lines.find(
       (l) => l.msg === 'request' && l.method === 'DELETE' && l.route === '/auth/me',
     );
     expect(accessLog).toMatchObject({ trace_id: traceId, span_id: expect.stringMatching(/^[0-9a-f]{16}$/) });
-    const forgotten = lines(stack.logs.todo).find((l) => l.msg === 'deleted the todos of a deleted user');
+    const forgotten = stack.logs.todo.lines.find((l) => l.msg === 'deleted the todos of a deleted user');
     expect(forgotten).toMatchObject({ trace_id: traceId, removed: 2 });
     // A line written outside any span has no trace id rather than someone else's.
-    expect(lines(stack.logs.todo).some((l) => !('trace_id' in l))).toBe(true);
+    expect(stack.logs.todo.lines.some((l) => !('trace_id' in l))).toBe(true);
   });
 });

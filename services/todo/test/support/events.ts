@@ -73,13 +73,3 @@ export async function consumerDrained(stack: Stack, durable: string, natsUrl = i
     await nc.close();
   }
 }
-
-/** One sample of a Prometheus metric from a /metrics text, 0 when the series does not exist yet. */
-export function metric(text: string, name: string, labels: Record<string, string> = {}): number {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    const matches = Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`));
-    if (matches) return Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return 0;
-}

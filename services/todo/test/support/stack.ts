@@ -6,21 +6,20 @@
 import { randomBytes } from 'node:crypto';
 import { authService } from '@todo/auth-service/definition';
 import { buildAuthService } from '@todo/auth-service/service';
-import { loadConfig, migrationConfigSchema } from '@todo/platform/config';
-import { connectDatabase, type MikroORM } from '@todo/platform/db';
+import type { MikroORM } from '@todo/platform/db';
 import type { Logger } from '@todo/platform/logger';
-import { databaseOptions } from '@todo/platform/service';
 import {
   type Accounts,
   accountsOn,
+  type CapturedLogs,
   capturedLogger,
   cloneDatabase,
   type HttpClient,
+  ormOn,
   startTestService,
   type TestDatabase,
   type TestNats,
   type TestService,
-  testLogger,
   uniqueName,
 } from '@todo/testkit';
 import { inject } from 'vitest';
@@ -31,8 +30,7 @@ import { buildTodoService } from '../../src/service.ts';
 /** A migrated database of this file's own with the todo service's ORM on it, for tests below the HTTP API. */
 export async function openTodoDatabase(): Promise<{ orm: MikroORM; database: TestDatabase; close(): Promise<void> }> {
   const database = await cloneDatabase(inject('databaseServerUrl'), inject('databaseTemplate'));
-  const config = loadConfig(migrationConfigSchema, { DATABASE_URL: database.url });
-  const orm = await connectDatabase(databaseOptions(todoService, config, testLogger('todo-db')));
+  const orm = await ormOn(todoService, database.url);
   return {
     orm,
     database,
@@ -55,8 +53,8 @@ export interface Stack {
   /** The todo API untyped, for requests the typed client cannot send; responses checked as `client`'s. */
   api: HttpClient;
   ops: HttpClient;
-  /** Every log line each service wrote, at trace level; empty unless started with `captureLogs`. */
-  logs: { auth: string[]; todo: string[] };
+  /** Every log line each service wrote, as written and parsed, at trace level; none without `captureLogs`. */
+  logs: { auth: CapturedLogs; todo: CapturedLogs };
   stop(): Promise<void>;
 }
 
@@ -130,7 +128,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     client: todo.client,
     api: todo.http,
     ops: todo.ops,
-    logs: { auth: authLogs.raw, todo: todoLogs.raw },
+    logs: { auth: authLogs, todo: todoLogs },
     async stop() {
       await todo.stop();
       await auth.stop({ cleanUp: true });
