@@ -1,6 +1,6 @@
 /**
  * The access-token profile both services agree on (RFC 9068 with RFC 8725's rules): what a valid token's
- * header and claims look like, and who its bearer is once it verified.
+ * header and claims look like, and who its bearer is once it verified (`acceptAccessToken`).
  */
 import { z } from 'zod';
 
@@ -16,7 +16,7 @@ export const ACCESS_TOKEN_ALGORITHM = 'ES256';
 /** Seconds of clock skew tolerated between the signer and the verifier. */
 export const CLOCK_TOLERANCE_SECONDS = 5;
 
-export const accessTokenHeaderSchema = z.object({
+const accessTokenHeaderSchema = z.object({
   alg: z.literal(ACCESS_TOKEN_ALGORITHM),
   kid: z.string().min(1),
   // RFC 9068 §4: "at+jwt", and "application/at+jwt" is the same media type.
@@ -46,10 +46,32 @@ export interface Principal {
   expiresAt: number;
 }
 
-export const principalFromClaims = (claims: AccessTokenClaims): Principal => ({
+const principalFromClaims = (claims: AccessTokenClaims): Principal => ({
   userId: claims.sub,
   sessionId: claims.sid,
   tokenId: claims.jti,
   issuedAt: claims.iat,
   expiresAt: claims.exp,
 });
+
+/** Why a token is not accepted; its message is fit to tell the client. */
+export class AccessTokenRejected extends Error {
+  override readonly name = 'AccessTokenRejected';
+}
+
+/**
+ * The checks that follow a good signature (and the verifier's `iss`, `aud`, `exp` and `nbf` checks): the
+ * header is an access token's (ES256, a `kid`, `typ: at+jwt`), the claims have their shapes, and `iat` is not
+ * in the future beyond the clock tolerance. The bearer, or an `AccessTokenRejected` saying why not. Whether
+ * the token was revoked is the caller's to check.
+ */
+export function acceptAccessToken(header: unknown, payload: unknown): Principal {
+  if (!accessTokenHeaderSchema.safeParse(header).success)
+    throw new AccessTokenRejected('The token is not an access token.');
+  const claims = accessTokenClaimsSchema.safeParse(payload);
+  if (!claims.success) throw new AccessTokenRejected('The access token lacks required claims.');
+  if (claims.data.iat > Math.floor(Date.now() / 1000) + CLOCK_TOLERANCE_SECONDS) {
+    throw new AccessTokenRejected('The access token is not valid yet.');
+  }
+  return principalFromClaims(claims.data);
+}

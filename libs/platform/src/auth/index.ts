@@ -2,6 +2,7 @@ export {
   ACCESS_TOKEN_ALGORITHM,
   ACCESS_TOKEN_TYPE,
   type AccessTokenClaims,
+  acceptAccessToken,
   accessTokenClaimsSchema,
   CLOCK_TOLERANCE_SECONDS,
   type Principal,

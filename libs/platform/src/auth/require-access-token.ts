@@ -20,11 +20,10 @@ import { LRUCache } from 'lru-cache';
 import { ServiceUnavailableError, UnauthorizedError } from '../errors.ts';
 import {
   ACCESS_TOKEN_ALGORITHM,
-  accessTokenClaimsSchema,
-  accessTokenHeaderSchema,
+  AccessTokenRejected,
+  acceptAccessToken,
   CLOCK_TOLERANCE_SECONDS,
   type Principal,
-  principalFromClaims,
 } from './access-token.ts';
 import type { RevocationList } from './revocations.ts';
 
@@ -63,15 +62,11 @@ interface KoaJwtState {
 
 const BEARER = /^\s*Bearer +([A-Za-z0-9\-._~+/]+=*)\s*$/i;
 
-class TokenRejected extends Error {
-  override readonly name = 'TokenRejected';
-}
-
 function describe(err: unknown): string {
   const e = err as { name?: string } | undefined;
   if (e?.name === 'TokenExpiredError') return 'The access token expired.';
   if (e?.name === 'NotBeforeError') return 'The access token is not valid yet.';
-  if (err instanceof TokenRejected) return err.message;
+  if (err instanceof AccessTokenRejected) return err.message;
   return 'The access token is invalid.';
 }
 
@@ -102,17 +97,10 @@ export function requireAccessToken(options: AccessTokenOptions): Middleware<Auth
     if (verified && leftMs > 0) verified.set(token, { principal, key }, { ttl: Math.min(ttlMs, leftMs) });
   }
 
-  /** The checks that follow a good signature. */
+  /** The checks that follow a good signature: the profile's (`acceptAccessToken`), then the revocation list. */
   function accept(header: unknown, payload: unknown): Principal {
-    if (!accessTokenHeaderSchema.safeParse(header).success)
-      throw new TokenRejected('The token is not an access token.');
-    const claims = accessTokenClaimsSchema.safeParse(payload);
-    if (!claims.success) throw new TokenRejected('The access token lacks required claims.');
-    if (claims.data.iat > Math.floor(Date.now() / 1000) + CLOCK_TOLERANCE_SECONDS) {
-      throw new TokenRejected('The access token is not valid yet.');
-    }
-    const principal = principalFromClaims(claims.data);
-    if (revocations?.isRevoked(principal)) throw new TokenRejected('The access token was revoked.');
+    const principal = acceptAccessToken(header, payload);
+    if (revocations?.isRevoked(principal)) throw new AccessTokenRejected('The access token was revoked.');
     return principal;
   }
 
@@ -132,7 +120,7 @@ export function requireAccessToken(options: AccessTokenOptions): Middleware<Auth
   const verify = koaJwt({
     // The key is resolved before koa-jwt runs and handed to it on `ctx.state.secret`, so that the token can be
     // remembered with it; this is what koa-jwt would use without one (it never is).
-    secret: () => Promise.reject(new TokenRejected('The access token is invalid.')),
+    secret: () => Promise.reject(new AccessTokenRejected('The access token is invalid.')),
     algorithms: [ACCESS_TOKEN_ALGORITHM],
     issuer,
     audience,
@@ -163,7 +151,7 @@ export function requireAccessToken(options: AccessTokenOptions): Middleware<Auth
     const key = await keyFor(decodeProtectedHeader(token));
     const known = remembered(token);
     if (known?.key === key) {
-      if (revocations?.isRevoked(known.principal)) throw new TokenRejected('The access token was revoked.');
+      if (revocations?.isRevoked(known.principal)) throw new AccessTokenRejected('The access token was revoked.');
       return known.principal;
     }
     const principal = await verifyWith(ctx, key);

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import {
   ACCESS_TOKEN_ALGORITHM,
   ACCESS_TOKEN_TYPE,
-  accessTokenClaimsSchema,
+  acceptAccessToken,
   CLOCK_TOLERANCE_SECONDS,
 } from '@todo/platform/auth';
 import { jwtVerify, SignJWT } from 'jose';
@@ -62,21 +62,24 @@ export class AccessTokenIssuer {
 
   /**
    * Whose session a still-valid access token of ours belongs to, or undefined for anything else (expired,
-   * forged, another issuer's, not an access token). The bearer middleware's checks (ES256 with a published
-   * key, `typ`, `iss`, `aud`, `exp` with the same tolerance, the claims' shapes) on a token that arrives in a
-   * form field rather than an `Authorization` header. Nothing here does I/O, so every failure is the token's.
+   * forged, another issuer's, not an access token), for token revocation (`/oauth/revoke`), where the token
+   * arrives in a form field rather than an `Authorization` header. The signature, `iss`, `aud`, `exp` and `nbf`
+   * (with the same clock tolerance) are checked here with jose's jwtVerify against our published keys: a second
+   * signature path beside the bearer middleware's koa-jwt one, for revocation only. What follows a good
+   * signature (the header's `alg`, `kid` and `typ`, the claims' shapes, `iat` not in the future) is the
+   * middleware's own check, `acceptAccessToken`. Nothing here does I/O, so every failure is the token's.
    */
   async subjectOf(token: string): Promise<{ userId: string; sessionId: string } | undefined> {
     try {
-      const { payload } = await jwtVerify(token, this.#keys.resolver(), {
+      const { payload, protectedHeader } = await jwtVerify(token, this.#keys.resolver(), {
         algorithms: [ACCESS_TOKEN_ALGORITHM],
         typ: ACCESS_TOKEN_TYPE,
         issuer: this.#settings.issuer,
         audience: this.#settings.audience,
         clockTolerance: CLOCK_TOLERANCE_SECONDS,
       });
-      const claims = accessTokenClaimsSchema.safeParse(payload);
-      return claims.success ? { userId: claims.data.sub, sessionId: claims.data.sid } : undefined;
+      const { userId, sessionId } = acceptAccessToken(protectedHeader, payload);
+      return { userId, sessionId };
     } catch {
       return undefined;
     }
