@@ -49,7 +49,11 @@ export function finished(child: ChildProcess): Promise<number> {
 /** Every service folder, alphabetically (the setup steps do not depend on each other's order). */
 export function services(): string[] {
   return readdirSync(`${root}services`, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && existsSync(`${root}services/${entry.name}/src/server.ts`))
+    .filter(
+      (entry) =>
+        entry.isDirectory() &&
+        ['server.ts', 'migrate.ts'].every((file) => existsSync(`${root}services/${entry.name}/src/${file}`)),
+    )
     .map((entry) => entry.name)
     .sort();
 }

@@ -91,6 +91,7 @@ export const env = {
           .filter(Boolean),
       ),
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  optional: optionalString,
 };
 
 /**

@@ -13,7 +13,7 @@ const kek = z
   });
 
 /** The KEK being replaced, during a KEK rotation only: it opens what it sealed and seals nothing. Empty is unset. */
-const previousKek = z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), kek.optional());
+const previousKek = env.optional().pipe(kek.optional());
 
 /**
  * argon2id at no less than OWASP's minimum (Password Storage Cheat Sheet: m = 19 MiB, t = 2, p = 1), the default.

@@ -4,29 +4,22 @@
  * one as AUTH_KEK_PREVIOUS; then AUTH_KEK_PREVIOUS can go. Refuses, changing nothing, when a value opens under
  * no KEK of the ring. Safe while traffic runs, and to run again (it then reports nothing left to rewrap).
  */
-import { connectDatabase } from '@todo/platform/db';
-import { databaseOptions, runCommand } from '@todo/platform/service';
-import { authConfigSchema } from './config.ts';
+import { runDatabaseCommand } from '@todo/platform/service';
 import { authService } from './definition.ts';
 import { kekRingFor } from './keys/key-encryption.ts';
 import { rewrapSealedValues } from './keys/rewrap.ts';
 
-await runCommand(`${authService.name}-keys`, authConfigSchema, async (config, logger) => {
-  const orm = await connectDatabase(databaseOptions(authService, config, logger));
-  try {
-    const kek = kekRingFor(config);
-    const report = await rewrapSealedValues(orm, kek);
-    logger.info(
-      {
-        kekIds: kek.ids,
-        rewrapped: report.signingKeys.length + report.sessions,
-        signingKeys: report.signingKeys,
-        sessions: report.sessions,
-        alreadyCurrent: report.alreadyCurrent,
-      },
-      'sealed values rewrapped under AUTH_KEK',
-    );
-  } finally {
-    await orm.close();
-  }
+await runDatabaseCommand(authService, 'keys', async (config, logger, orm) => {
+  const kek = kekRingFor(config);
+  const report = await rewrapSealedValues(orm, kek);
+  logger.info(
+    {
+      kekIds: kek.ids,
+      rewrapped: report.signingKeys.length + report.sessions,
+      signingKeys: report.signingKeys,
+      sessions: report.sessions,
+      alreadyCurrent: report.alreadyCurrent,
+    },
+    'sealed values rewrapped under AUTH_KEK',
+  );
 });

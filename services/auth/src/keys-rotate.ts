@@ -3,23 +3,16 @@
  * after SIGNING_KEY_ACTIVATION_DELAY_SECONDS; then deletes keys whose tokens have all expired.
  * Safe to run while traffic runs: no valid token is rejected at any point.
  */
-import { connectDatabase } from '@todo/platform/db';
-import { databaseOptions, runCommand } from '@todo/platform/service';
-import { authConfigSchema } from './config.ts';
+import { runDatabaseCommand } from '@todo/platform/service';
 import { authService } from './definition.ts';
 import { kekRingFor } from './keys/key-encryption.ts';
 import { signingKeysFor } from './keys/signing-keys.ts';
 
-await runCommand(`${authService.name}-keys`, authConfigSchema, async (config, logger) => {
-  const orm = await connectDatabase(databaseOptions(authService, config, logger));
-  try {
-    // The new key is sealed with AUTH_KEK; a ring that cannot open the current key is refused (`rotate`).
-    const keys = signingKeysFor(orm, kekRingFor(config), config, logger);
-    await keys.reload();
-    const added = await keys.rotate();
-    const pruned = await keys.prune();
-    logger.info({ added: added.kid, signsFrom: added.activatesAt.toISOString(), pruned }, 'signing key added');
-  } finally {
-    await orm.close();
-  }
+await runDatabaseCommand(authService, 'keys', async (config, logger, orm) => {
+  // The new key is sealed with AUTH_KEK; a ring that cannot open the current key is refused (`rotate`).
+  const keys = signingKeysFor(orm, kekRingFor(config), config, logger);
+  await keys.reload();
+  const added = await keys.rotate();
+  const pruned = await keys.prune();
+  logger.info({ added: added.kid, signsFrom: added.activatesAt.toISOString(), pruned }, 'signing key added');
 });

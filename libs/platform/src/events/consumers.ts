@@ -314,7 +314,7 @@ export interface FollowOptions {
   namespace: string;
   /** The consuming service: it names the dead-letter subject. */
   service: string;
-  /** The follower's name in metrics and logs, and the prefix of its consumers' names. */
+  /** The follower's name in metrics and logs. */
   name: string;
   /** The event types it applies; others in the stream are skipped. */
   types: readonly EventType[];
@@ -368,7 +368,6 @@ export function followStream(options: FollowOptions): Follower {
 
   function confirmCaughtUp(): void {
     caughtUpAt = Date.now();
-    failures = 0;
     lastError = undefined;
     markCaughtUp();
     if (reportedStale) {
@@ -464,7 +463,6 @@ export function followStream(options: FollowOptions): Follower {
       }
       await apply(js, msg);
       nextSeq = msg.seq + 1;
-      if (msg.seq >= state.last_seq) state.last_seq = msg.seq;
     }
   }
 

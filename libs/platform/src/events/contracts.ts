@@ -50,6 +50,14 @@ export const userDeletedData = z.object({
 export type UserDeleted = z.infer<typeof userDeletedData>;
 
 /**
+ * An instant as a client writes it: RFC 3339 with an offset. Any number of fractional digits is RFC 3339;
+ * 64 characters are more than any instant needs.
+ */
+export const rfc3339DateTime = z.iso
+  .datetime({ offset: true, message: 'Must be an RFC 3339 date-time.' })
+  .superRefine(codePointLength({ min: 0, max: 64 }));
+
+/**
  * The todo, defined once: the fields its owner writes, with the rules a request must meet (text trimmed,
  * no control characters, lengths in code points) and what an omitted field becomes on create. The todo
  * service derives from it its table's columns, its request bodies and its responses; its events carry it.
@@ -59,12 +67,7 @@ export const todoFields = {
   title: plainText({ min: 1, max: 500 }),
   description: plainText({ min: 0, max: 10_000 }).nullable().default(null),
   done: z.boolean().default(false),
-  // Any number of fractional digits is RFC 3339; 64 characters are more than any instant needs.
-  dueAt: z.iso
-    .datetime({ offset: true, message: 'Must be an RFC 3339 date-time.' })
-    .superRefine(codePointLength({ min: 0, max: 64 }))
-    .nullable()
-    .default(null),
+  dueAt: rfc3339DateTime.nullable().default(null),
 };
 
 /** A todo as the todo API returns it and its events carry it. Personal data: whatever its owner wrote. */

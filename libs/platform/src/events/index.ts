@@ -28,6 +28,7 @@ export {
   isEventType,
   type KnownEvent,
   parseEvent,
+  rfc3339DateTime,
   SESSION_REVOKED,
   type SessionRevoked,
   sessionRevokedData,

@@ -45,15 +45,13 @@ export class Outbox {
 
   readonly #enabled: boolean;
 
-  /** `source`: the CloudEvents source of everything this service emits, e.g. `todo-platform/auth`. */
+  /**
+   * `source`: the CloudEvents source of everything this service emits, e.g. `todo-platform/auth`. A service
+   * that publishes nothing (it lists no outbox table) gets a disabled one: recording an event is then a bug.
+   */
   constructor(source: string, enabled = true) {
     this.#source = source;
     this.#enabled = enabled;
-  }
-
-  /** The outbox of a service that publishes nothing (it lists no outbox table): recording an event is a bug. */
-  static disabled(service: string): Outbox {
-    return new Outbox(`todo-platform/${service}`, false);
   }
 
   get source(): string {

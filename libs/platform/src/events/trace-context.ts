@@ -23,14 +23,21 @@ import {
 
 const tracer = trace.getTracer('@todo/platform/events');
 
-/** Header name → value, as the propagator writes them: `traceparent`, `tracestate` (and `baggage` if any). */
+/** Header name → value: `traceparent` and, when there is one, `tracestate`. */
 export type TraceCarrier = Record<string, string>;
+
+/**
+ * The W3C Trace Context headers; other propagated fields (`baggage`, which a client may send with any value)
+ * are neither stored in an outbox row nor passed on to other teams' consumers.
+ */
+const TRACE_CONTEXT_HEADERS = ['traceparent', 'tracestate'];
 
 /** The active trace context, to store with an event; null when no span is active (always, with tracing off). */
 export function activeTraceContext(): TraceCarrier | null {
   if (!trace.getActiveSpan()) return null;
-  const carrier: TraceCarrier = {};
-  propagation.inject(context.active(), carrier);
+  const injected: TraceCarrier = {};
+  propagation.inject(context.active(), injected);
+  const carrier = Object.fromEntries(TRACE_CONTEXT_HEADERS.flatMap((h) => (injected[h] ? [[h, injected[h]]] : [])));
   return Object.keys(carrier).length > 0 ? carrier : null;
 }
 

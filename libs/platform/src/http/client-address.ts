@@ -5,8 +5,12 @@
 import ipaddr from 'ipaddr.js';
 
 export function clientKey(ip: string): string {
-  if (!ipaddr.isValid(ip)) return ip;
-  const address = ipaddr.process(ip);
+  let address: ipaddr.IPv4 | ipaddr.IPv6;
+  try {
+    address = ipaddr.process(ip);
+  } catch {
+    return ip;
+  }
   if (address.kind() === 'ipv4') return address.toString();
   return `${(address as ipaddr.IPv6).toNormalizedString().split(':').slice(0, 4).join(':')}::/64`;
 }

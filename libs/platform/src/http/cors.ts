@@ -1,14 +1,13 @@
 /**
  * Cross-origin access for browser apps (CORS, over @koa/cors): the configured origins exactly, nothing else,
- * and no credentials (the APIs take bearer tokens, never cookies). Mounted just outside the error sink and
- * before any authentication, so that a preflight never needs a token and every answer to an allowed origin,
- * a 401, 404, 429 or 500 problem included, stays readable by the app that asked.
+ * and no credentials (the APIs take bearer tokens, never cookies). Mounted just inside the error sink, which
+ * keeps the grant on a problem, and before any authentication (`createApiApp`), so that a preflight never needs
+ * a token and every answer to an allowed origin, a 401, 404, 429 or 500 problem included, stays readable by
+ * the app that asked.
  */
 import koaCors from '@koa/cors';
 import type { Context, Middleware } from 'koa';
 import { ForbiddenError } from '../errors.ts';
-import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.ts';
-import type { RequestState } from './request-context.ts';
 
 /** What the two APIs use between them; HEAD comes with every GET route. */
 const ALLOW_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
@@ -28,7 +27,7 @@ const PREFLIGHT_MAX_AGE_SECONDS = 600;
 
 const isPreflight = (ctx: Context) => ctx.method === 'OPTIONS' && ctx.get('Access-Control-Request-Method') !== '';
 
-export function cors(origins: readonly string[]): Middleware<RequestState> {
+export function cors(origins: readonly string[]): Middleware {
   const allowed = new Set(origins);
   const grant = koaCors({
     // An empty answer makes @koa/cors set no CORS header at all (it still adds Vary: Origin).
@@ -38,31 +37,16 @@ export function cors(origins: readonly string[]): Middleware<RequestState> {
     exposeHeaders: EXPOSE_HEADERS,
     maxAge: PREFLIGHT_MAX_AGE_SECONDS,
     credentials: false,
-    // For an error that escapes the error sink after all: Koa's own error answer keeps the grant.
-    keepHeadersOnError: true,
+    // The error sink, outside, keeps the grant on a problem.
+    keepHeadersOnError: false,
   });
 
   return async function corsMiddleware(ctx, next) {
     // A preflight from anywhere else is refused here: left to the app, it would meet authentication (a 401).
-    if (isPreflight(ctx as Context) && !allowed.has(ctx.get('Origin'))) {
+    if (isPreflight(ctx) && !allowed.has(ctx.get('Origin'))) {
       ctx.vary('Origin');
-      const { body } = toProblem(
-        new ForbiddenError('Cross-origin requests from this origin are not allowed.', 'origin_not_allowed'),
-      );
-      ctx.status = body.status;
-      ctx.type = PROBLEM_CONTENT_TYPE;
-      ctx.body = { ...body, requestId: ctx.state.requestId };
-      return;
+      throw new ForbiddenError('Cross-origin requests from this origin are not allowed.', 'origin_not_allowed');
     }
-    await grant(ctx as Context, async () => {
-      // The error sink drops the headers set on the way in, as they described a success that did not happen;
-      // the grant holds for any answer to this origin, so it goes back on.
-      const granted = Object.entries(ctx.response.headers).filter(([name]) => name.startsWith('access-control-'));
-      try {
-        await next();
-      } finally {
-        if (!ctx.headerSent) for (const [name, value] of granted) ctx.set(name, String(value));
-      }
-    });
+    await grant(ctx, next);
   };
 }

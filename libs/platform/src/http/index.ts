@@ -1,3 +1,4 @@
+export { type ApiAppDeps, createApiApp } from './api-app.ts';
 export { type ApiDocsOptions, apiDocs } from './api-docs.ts';
 export { clientKey } from './client-address.ts';
 export { perClientLimit } from './client-limit.ts';
@@ -9,7 +10,6 @@ export { createOpsApp, type OpsAppOptions, type ReadinessCheck, type ReadinessDe
 export { PROBLEM_CONTENT_TYPE, type ProblemBody, problemDetails, problemType, toProblem } from './problem.ts';
 export {
   type LimitState,
-  limitState,
   RateLimitReport,
   type RateLimitState,
   rateLimitHeaders,

@@ -97,8 +97,12 @@ export function toProblem(err: unknown): { body: ProblemBody; headers: Record<st
   };
 }
 
-/** Headers that stay true when the request fails (the router sets Allow before throwing its 405). */
+/**
+ * Headers that stay true when the request fails: the router sets Allow before throwing its 405, and a CORS
+ * grant (`access-control-*`) holds for any answer to that origin, a problem included.
+ */
 const KEPT_ON_ERROR = new Set(['x-request-id', 'vary', 'allow']);
+const keptOnError = (name: string) => KEPT_ON_ERROR.has(name) || name.startsWith('access-control-');
 
 export function problemDetails(): Middleware<RequestState> {
   return async function problemDetailsMiddleware(ctx, next) {
@@ -125,7 +129,7 @@ export function problemDetails(): Middleware<RequestState> {
       body.requestId = ctx.state.requestId;
       // Drop headers set on the way in (ETag, Location…) that describe a success that did not happen.
       for (const name of Object.keys(ctx.response.headers)) {
-        if (!KEPT_ON_ERROR.has(name)) ctx.remove(name);
+        if (!keptOnError(name)) ctx.remove(name);
       }
       ctx.set(headers);
       ctx.status = body.status;

@@ -55,7 +55,7 @@ export interface RateLimitState {
 }
 
 /** Where a caller stands in a limit after a consume, as the RateLimit headers tell it. */
-export const limitState = (
+const limitState = (
   { policy, quota, windowSeconds }: Pick<LimitState, 'policy' | 'quota' | 'windowSeconds'>,
   res: RateLimiterRes,
 ): LimitState => ({
@@ -68,14 +68,15 @@ export const limitState = (
 
 /**
  * Takes one point for `key` from a limiter, records where the caller stands in the report, and refuses with
- * 429 (Retry-After) when the limit is used up. Only a limiter's "no points left" is a refusal: a store that
- * fails (the database is down) throws its own error.
+ * 429 (Retry-After) when the limit is used up: the `TooManyRequestsError` thrown, recorded and counted as that
+ * limit's refusal. Only a limiter's "no points left" is a refusal: a store that fails (the database is down)
+ * throws its own error. Answers the limiter's result for the point taken.
  */
 export async function takePoint(
   limit: { limiter: RateLimiterAbstract; policy: string; quota: number; windowSeconds: number },
   key: string,
   report: RateLimitReport,
-): Promise<void> {
+): Promise<RateLimiterRes> {
   let res: RateLimiterRes;
   let refused = false;
   try {
@@ -88,6 +89,7 @@ export async function takePoint(
   const state = limitState(limit, res);
   if (refused) throw report.refuse(state);
   report.record(state);
+  return res;
 }
 
 /** Policy names are our own tokens; quoted as structured-field strings (RFC 9651). */

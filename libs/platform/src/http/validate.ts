@@ -95,10 +95,5 @@ export function withoutDefaults<F extends Record<string, z.ZodType>>(fields: F):
  * The RFC 7396 merge-patch body of an object's fields: every member optional and none defaulted (an absent
  * member is left as it is; `null` clears a nullable one), unknown members refused.
  */
-export function mergePatchOf<F extends Record<string, z.ZodType>>(fields: F) {
-  const required = withoutDefaults(fields);
-  const optional = Object.fromEntries(
-    Object.entries(required).map(([name, field]) => [name, (field as z.ZodType).optional()]),
-  ) as { [K in keyof F]: z.ZodOptional<WithoutDefault<F[K]>> };
-  return z.strictObject(optional);
-}
+export const mergePatchOf = <F extends Record<string, z.ZodType>>(fields: F) =>
+  z.strictObject(withoutDefaults(fields)).partial();

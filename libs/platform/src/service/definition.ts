@@ -1,7 +1,7 @@
 /**
  * A service, described once: its name, its configuration, its database schema, what it needs in JetStream
- * and its documents. The process entry points (`runService`, `runSetup`), `npm start`, the tests and the
- * image all work from this description; the service itself adds only what it builds on the shared
+ * and its documents. The process entry points (`runService`, `runSetup`), the tests and the image all
+ * work from this description; the service itself adds only what it builds on the shared
  * foundation (`ServiceBuilder`).
  */
 import type { EntitySchema, MigrationObject } from '@mikro-orm/core';

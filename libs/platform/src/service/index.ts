@@ -6,5 +6,5 @@ export {
   type ServiceFoundation,
   type ServiceParts,
 } from './definition.ts';
-export { runCommand, runService, runSetup } from './main.ts';
+export { runCommand, runDatabaseCommand, runService, runSetup } from './main.ts';
 export { databaseOptions, type RunningService, startService } from './start-service.ts';

@@ -1,9 +1,10 @@
 /**
  * The process entry points, one line each in a service: `runService` (the long-running server), `runSetup`
- * (the deployment's setup step: migrations, then streams and durable consumers) and `runCommand` (any
- * one-off command). Configuration is parsed first and a bad value stops the process with one line. SIGTERM
- * and SIGINT are handled from the first moment: during start-up or a command they end the process at once
- * (nothing to drain yet); once a service runs, the first one stops it gracefully and a second one exits.
+ * (the deployment's setup step: migrations, then streams and durable consumers), `runCommand` (any
+ * one-off command) and `runDatabaseCommand` (a one-off command on the service's own database). Configuration
+ * is parsed first and a bad value stops the process with one line. SIGTERM and SIGINT are handled from the
+ * first moment: during start-up or a command they end the process at once (nothing to drain yet); once a
+ * service runs, the first one stops it gracefully and a second one exits.
  *
  * This module imports nothing heavy (no database, HTTP or NATS client): `runService` must be able to start
  * tracing before the modules it instruments (koa, pg) are first imported, so everything else is imported
@@ -12,6 +13,7 @@
 import pTimeout from 'p-timeout';
 import type { z } from 'zod';
 import { describeError, loadConfig, migrationConfigSchema, tracingConfigSchema } from '../config.ts';
+import type { MikroORM } from '../db/connect.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import type { Tracing } from '../telemetry/tracing.ts';
 import type { ServiceBuilder, ServiceConfig, ServiceDefinition } from './definition.ts';
@@ -127,6 +129,29 @@ export async function runCommand<S extends z.ZodType<{ LOG_LEVEL: string }>>(
     console.error(`${name}: ${describeError(err)}`);
     process.exit(1);
   }
+}
+
+/**
+ * A one-off command on the service's own database (`keys:rotate`, `keys:rewrap`), named `<service>-<name>`:
+ * it gets the service's configuration and a connection to its schema, closed after it however it ended.
+ */
+export function runDatabaseCommand<C extends ServiceConfig>(
+  definition: ServiceDefinition<C>,
+  name: string,
+  command: (config: Readonly<C>, logger: Logger, orm: MikroORM) => Promise<void>,
+): Promise<void> {
+  return runCommand(`${definition.name}-${name}`, definition.config, async (config, logger) => {
+    const [{ connectDatabase }, { databaseOptions }] = await Promise.all([
+      import('../db/connect.ts'),
+      import('./start-service.ts'),
+    ]);
+    const orm = await connectDatabase(databaseOptions(definition, config, logger));
+    try {
+      await command(config, logger, orm);
+    } finally {
+      await orm.close();
+    }
+  });
 }
 
 /**

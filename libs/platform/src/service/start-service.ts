@@ -28,7 +28,7 @@ export type RunningService<X> = X & {
 
 /** The pool settings of a service's schema; also what the setup step and the tests open the database with. */
 export const databaseOptions = (
-  definition: ServiceDefinition,
+  definition: Pick<ServiceDefinition, 'name' | 'database'>,
   config: Parameters<typeof databaseOptionsFrom>[0],
   logger: Logger,
 ): DatabaseOptions => databaseOptionsFrom(config, { ...definition.database, applicationName: definition.name }, logger);
@@ -42,13 +42,13 @@ export async function startService<C extends ServiceConfig, X>(
   const { name } = definition;
   const metrics = createMetrics(name);
   const registry = metrics.registry;
-  const orm = await connectDatabase(databaseOptions(definition as unknown as ServiceDefinition, config, logger));
+  const orm = await connectDatabase(databaseOptions(definition, config, logger));
   await registerPoolMetrics(orm, registry);
   await limitPoolWaiting(orm, { maxWaiting: config.DATABASE_POOL_MAX_WAITING, registry });
   const broker = openBroker({ settings: config, name, logger, registry });
   // A service that lists the outbox entity publishes; one that does not gets an outbox that refuses events.
   const publishes = definition.database.entities.includes(OutboxEventSchema);
-  const outbox = publishes ? new Outbox(`todo-platform/${name}`) : Outbox.disabled(name);
+  const outbox = new Outbox(`todo-platform/${name}`, publishes);
   const relay = publishes
     ? new OutboxRelay({ orm, outbox, broker, namespace: config.EVENTS_NAMESPACE, logger, registry })
     : undefined;

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Principal } from '@todo/platform/auth';
-import { currentSession } from './current-session.ts';
+import { liveSession } from './current-session.ts';
 import type { AuthDeps } from './deps.ts';
 import { endSessions, findAuthenticRefreshToken, type LogoutScope, type RevocationReason } from './sessions.ts';
 
@@ -17,7 +17,7 @@ export async function logOut(
   { principal, scope }: { principal: Principal; scope: LogoutScope },
 ): Promise<void> {
   await em.transactional(async (tx) => {
-    await currentSession(deps, tx, principal);
+    await liveSession(deps, tx, principal);
     await endSessions(deps, tx, {
       userId: principal.userId,
       sessionId: principal.sessionId,

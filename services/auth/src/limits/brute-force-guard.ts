@@ -14,10 +14,11 @@
  * login outcomes are counted here too (`auth_logins_total`).
  */
 import { createHash } from 'node:crypto';
-import { clientKey, limitState, type RateLimitReport } from '@todo/platform/http';
+import { TooManyRequestsError } from '@todo/platform/errors';
+import { clientKey, type RateLimitReport, takePoint } from '@todo/platform/http';
 import type pg from 'pg';
 import { Counter, type Registry } from 'prom-client';
-import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterPostgres, type RateLimiterRes } from 'rate-limiter-flexible';
 
 export interface BruteForceLimits {
   loginMaxConsecutiveFailures: number;
@@ -171,18 +172,14 @@ export class BruteForceGuard {
   ): Promise<Map<Limit, RateLimiterRes>> {
     const taken = new Map<Limit, RateLimiterRes>();
     for (const [limit, key] of limits) {
-      let res: RateLimiterRes;
       try {
-        res = await limit.limiter.consume(key);
+        taken.set(limit, await takePoint(limit, key, report));
       } catch (err) {
-        if (!(err instanceof RateLimiterRes)) throw err;
-        const refusal = report.refuse(limitState(limit, err));
+        if (!(err instanceof TooManyRequestsError)) throw err;
         onRefused?.();
         for (const [earlier, earlierKey] of limits.slice(0, taken.size)) await this.#give(earlier, earlierKey, taken);
-        throw refusal;
+        throw err;
       }
-      taken.set(limit, res);
-      report.record(limitState(limit, res));
     }
     return taken;
   }

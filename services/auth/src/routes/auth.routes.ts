@@ -11,6 +11,7 @@ import { registerUser } from '../domain/register-user.ts';
 import type { IssuedTokens } from '../domain/sessions.ts';
 import type { UserView } from '../domain/user-view.ts';
 import { currentPassword, email, newPassword, refreshToken } from './fields.ts';
+import { oauthTokenBody } from './oauth.routes.ts';
 
 const registerBody = z.strictObject({
   email,
@@ -22,15 +23,8 @@ const loginBody = z.strictObject({ email, password: currentPassword });
 const refreshBody = z.strictObject({ refresh_token: refreshToken });
 const logoutQuery = z.strictObject({ scope: z.enum(['local', 'others', 'global']).default('local') });
 
-/** RFC 6749 §5.1 names, so that standard OAuth clients read it. */
-const tokenResponse = (tokens: IssuedTokens, user: UserView) => ({
-  access_token: tokens.accessToken.token,
-  token_type: 'Bearer',
-  expires_in: tokens.accessToken.expiresIn,
-  refresh_token: tokens.refreshToken,
-  refresh_expires_in: tokens.refreshExpiresIn,
-  user,
-});
+/** What `/oauth/token` answers, with the user beside it. */
+const tokenResponse = (tokens: IssuedTokens, user: UserView) => ({ ...oauthTokenBody(tokens), user });
 
 export function authRoutes(deps: AuthAppDeps, bearer: Middleware<AuthState>): Router<AuthContextState> {
   const router = new Router<AuthContextState>({ prefix: '/auth' });

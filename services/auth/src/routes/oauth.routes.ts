@@ -14,20 +14,31 @@ import type { AuthAppDeps, AuthContextState } from '../context.ts';
 import { type LoggedIn, logIn } from '../domain/log-in.ts';
 import { revokeToken } from '../domain/log-out.ts';
 import { refresh } from '../domain/refresh.ts';
-import { FIRST_PARTY_CLIENT_ID } from '../domain/sessions.ts';
-import { email } from './fields.ts';
+import { FIRST_PARTY_CLIENT_ID, type IssuedTokens } from '../domain/sessions.ts';
+import { currentPassword, email, refreshToken } from './fields.ts';
 import { oauthErrors } from './oauth-errors.ts';
 
 /** The clients this server knows, all public (no secret). Every session is started for this one. */
 const KNOWN_CLIENTS: ReadonlySet<string> = new Set([FIRST_PARTY_CLIENT_ID]);
 
+/** A parameter that must be sent (one sent empty counts as omitted: `oauthParams`), shaped as `field` says. */
+const required = <T extends z.ZodType<unknown, string>>(field: T) => z.string({ error: 'Required.' }).pipe(field);
 /** Lengths in code points, as the API documents them (and as the JSON routes count). */
-const required = (max: number) => z.string({ error: 'Required.' }).superRefine(codePointLength({ min: 0, max }));
+const upTo = (max: number) => required(z.string().superRefine(codePointLength({ min: 0, max })));
 
-const tokenRequest = z.object({ grant_type: required(64), scope: z.string().optional() });
-const passwordGrant = z.object({ username: email, password: required(1024) });
-const refreshGrant = z.object({ refresh_token: required(512) });
-const revocationRequest = z.object({ token: required(8192) });
+const tokenRequest = z.object({ grant_type: upTo(64), scope: z.string().optional() });
+const passwordGrant = z.object({ username: email, password: required(currentPassword) });
+const refreshGrant = z.object({ refresh_token: required(refreshToken) });
+const revocationRequest = z.object({ token: upTo(8192) });
+
+/** RFC 6749 §5.1: a successful token response, in the names standard OAuth clients read. */
+export const oauthTokenBody = (tokens: IssuedTokens) => ({
+  access_token: tokens.accessToken.token,
+  token_type: 'Bearer',
+  expires_in: tokens.accessToken.expiresIn,
+  refresh_token: tokens.refreshToken,
+  refresh_expires_in: tokens.refreshExpiresIn,
+});
 
 /**
  * RFC 6749 §3.1 and §3.2: a parameter may be sent once, and one sent without a value counts as omitted.
@@ -98,13 +109,7 @@ export function oauthRoutes(deps: AuthAppDeps): Router<AuthContextState> {
     const { tokens } = await grant(params, { em: ctx.state.em, ip: ctx.ip, limits: ctx.state.limits });
     ctx.set('Cache-Control', 'no-store');
     ctx.set('Pragma', 'no-cache');
-    ctx.body = {
-      access_token: tokens.accessToken.token,
-      token_type: 'Bearer',
-      expires_in: tokens.accessToken.expiresIn,
-      refresh_token: tokens.refreshToken,
-      refresh_expires_in: tokens.refreshExpiresIn,
-    };
+    ctx.body = oauthTokenBody(tokens);
   });
 
   // `token_type_hint` is not needed (and ignored): a refresh token and an access token differ in shape.

@@ -34,21 +34,23 @@ export async function updateTodo(
   { ownerId, id, patch, precondition }: { ownerId: string; id: string; patch: TodoPatch; precondition?: Precondition },
 ): Promise<TodoView> {
   const changes = toStored(todoFields, patch);
-  const changing = Object.keys(changes).length > 0;
+  if (Object.keys(changes).length === 0) {
+    // An empty patch writes nothing (no transaction needed), but If-Match still has to hold.
+    const todo = await new TodoRepository(em).findOne(ownerId, id);
+    if (!todo) throw todoNotFound();
+    if (precondition && !matches(precondition, todo.version)) throw stale();
+    return toTodoView(todo);
+  }
   const view = await em.transactional(async (tx) => {
     const repo = new TodoRepository(tx);
-    const todo = changing
-      ? ((await repo.update(ownerId, id, changes, new Date(), versionsOf(precondition))) ??
-        (await explainMiss(repo, ownerId, id)))
-      : await repo.findOne(ownerId, id);
-    if (!todo) throw todoNotFound();
-    // An empty patch writes nothing, but If-Match still has to hold.
-    if (!changing && precondition && !matches(precondition, todo.version)) throw stale();
+    const todo =
+      (await repo.update(ownerId, id, changes, new Date(), versionsOf(precondition))) ??
+      (await explainMiss(repo, ownerId, id));
     const view = toTodoView(todo);
-    if (changing) deps.outbox.enqueue(tx, TODO_UPDATED, { ownerId, todoId: id, version: view.version, todo: view });
+    deps.outbox.enqueue(tx, TODO_UPDATED, { ownerId, todoId: id, version: view.version, todo: view });
     return view;
   });
-  if (changing) deps.outbox.notifyCommitted();
+  deps.outbox.notifyCommitted();
   return view;
 }
 

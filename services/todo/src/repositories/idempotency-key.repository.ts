@@ -19,7 +19,7 @@ export class IdempotencyKeyRepository {
   /**
    * Claims the key for this request, or takes over one that expired: `claimed`. `taken` when an earlier
    * request holds it; `busy` when that request is still running (its claim is not committed) after
-   * `waitMs`. Call inside a transaction: the claim commits with it.
+   * `waitMs`, which leaves the transaction aborted. Call inside a transaction: the claim commits with it.
    */
   async claim(
     ownerId: string,
@@ -28,20 +28,19 @@ export class IdempotencyKeyRepository {
     waitMs: number,
   ): Promise<'claimed' | 'taken' | 'busy'> {
     try {
-      // A savepoint, so that a lock timeout leaves the caller's transaction usable.
-      const rows = await this.#em.transactional(async (savepoint) => {
-        await savepoint.execute(`set local lock_timeout = ${Math.max(1, Math.floor(waitMs))}`);
-        return savepoint.execute(
-          `insert into todo.idempotency_keys (owner_id, key, request_hash, created_at, expires_at)
-           values (?, ?, ?, now(), now() + interval '${KEY_LIFETIME}')
-           on conflict (owner_id, key) do update
-             set request_hash = excluded.request_hash, response = null,
-                 created_at = excluded.created_at, expires_at = excluded.expires_at
-             where todo.idempotency_keys.expires_at <= excluded.created_at
-           returning key`,
-          [ownerId, key, requestHash],
-        );
-      });
+      // `set local`: the wait applies to this transaction only. A lock timeout aborts the transaction, so the
+      // caller must end it after `busy` (createTodo answers 409 and rolls back).
+      await this.#em.execute(`set local lock_timeout = ${Math.max(1, Math.floor(waitMs))}`);
+      const rows = await this.#em.execute(
+        `insert into todo.idempotency_keys (owner_id, key, request_hash, created_at, expires_at)
+         values (?, ?, ?, now(), now() + interval '${KEY_LIFETIME}')
+         on conflict (owner_id, key) do update
+           set request_hash = excluded.request_hash, response = null,
+               created_at = excluded.created_at, expires_at = excluded.expires_at
+           where todo.idempotency_keys.expires_at <= excluded.created_at
+         returning key`,
+        [ownerId, key, requestHash],
+      );
       return rows.length > 0 ? 'claimed' : 'taken';
     } catch (err) {
       // 55P03 lock_not_available: the request holding the key did not finish within the wait.

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import { ValidationError } from '@todo/platform/errors';
-import { todoFields } from '@todo/platform/events';
-import { codePointLength, mergePatchOf, parseBody, parseQuery, plainText } from '@todo/platform/http';
+import { rfc3339DateTime, todoFields } from '@todo/platform/events';
+import { mergePatchOf, parseBody, parseQuery, plainText } from '@todo/platform/http';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import type { TodoAppDeps, TodoContextState } from '../context.ts';
@@ -13,10 +13,7 @@ import { listTodos } from '../domain/list-todos.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-const dateTime = z.iso
-  .datetime({ offset: true, message: 'Must be an RFC 3339 date-time.' })
-  .superRefine(codePointLength({ min: 0, max: 64 }))
-  .transform((s) => new Date(s));
+const dateTime = rfc3339DateTime.transform((s) => new Date(s));
 
 /** Both bodies come from the one definition of a todo's fields; omitted members take their defaults on create. */
 const createBody = z.strictObject(todoFields);
