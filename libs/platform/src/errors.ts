@@ -87,15 +87,21 @@ export class PreconditionFailedError extends AppError {
   }
 }
 
+/**
+ * The body's media type is not one the route reads. The types it does read go back in the header made for the
+ * method: `Accept-Patch` (RFC 5789) for a PATCH, `Accept-Post` (W3C LDP, IANA-registered) for a POST; other
+ * methods have none, the detail says it.
+ */
 export class UnsupportedMediaTypeError extends AppError {
   override readonly name = 'UnsupportedMediaTypeError';
-  constructor(detail: string, accepted: readonly string[]) {
+  constructor(detail: string, accepted: readonly string[], method: string) {
+    const header = method === 'PATCH' ? 'Accept-Patch' : method === 'POST' ? 'Accept-Post' : undefined;
     super({
       status: 415,
       code: 'unsupported_media_type',
       title: 'Unsupported Media Type',
       detail,
-      headers: { 'Accept-Patch': accepted.join(', ') },
+      headers: header ? { [header]: accepted.join(', ') } : {},
     });
   }
 }

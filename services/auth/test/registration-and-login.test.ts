@@ -119,12 +119,14 @@ describe('malformed requests get problem details, never a 500', () => {
     expect(res.body).toMatchObject({ status: 400, title: 'Bad Request' });
   });
 
-  it('a body that is not JSON is a 415', async () => {
+  it('a body that is not JSON is a 415 whose Accept-Post says what a POST may send (no Accept-Patch)', async () => {
     const res = await auth.http.post('/auth/login', undefined, {
       raw: 'email=a&password=b',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     });
     expect(res.status).toBe(415);
+    expect(res.headers.get('accept-post')).toBe('application/json, application/merge-patch+json');
+    expect(res.headers.get('accept-patch')).toBeNull();
   });
 
   it('a JSON array or scalar where an object belongs is a 422', async () => {

@@ -79,6 +79,21 @@ describe('a user keeps todos: create, read, change, delete', () => {
     expect(plainJson.data).toMatchObject({ dueAt: null, version: 3 });
   });
 
+  it('a body that is not JSON is a 415 naming what each method takes: Accept-Patch on PATCH, Accept-Post on POST', async () => {
+    const todo = dataOf(await create({ title: 'Stays as it is' }));
+    const asText = { raw: 'title=x', token: ann.accessToken, headers: { 'content-type': 'text/plain' } };
+    const patched = await stack.api.patch(`/todos/${todo.id}`, undefined, asText);
+    expect(patched.status).toBe(415);
+    expect(patched.headers.get('accept-patch')).toBe('application/json, application/merge-patch+json');
+    expect(patched.headers.get('accept-post')).toBeNull();
+    const posted = await stack.api.post('/todos', undefined, asText);
+    expect(posted.status).toBe(415);
+    expect(posted.headers.get('accept-post')).toBe('application/json, application/merge-patch+json');
+    expect(posted.headers.get('accept-patch')).toBeNull();
+    const read = await stack.client.GET('/todos/{id}', todoOf(todo.id));
+    expect(read.data).toMatchObject({ title: 'Stays as it is', version: 1 });
+  });
+
   it('PATCH cannot null a required field, add an unknown one, or blank the title', async () => {
     const todo = dataOf(await create({ title: 'Strict' }));
     // Bodies the spec forbids (null where it may not be, an unknown field, a wrong type): the raw client.

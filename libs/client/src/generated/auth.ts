@@ -882,10 +882,14 @@ export interface components {
                 };
             };
         };
-        /** @description The body was not sent as `application/json` (`unsupported-media-type`). */
+        /**
+         * @description The body was not sent as `application/json` (`unsupported-media-type`); on a POST, `Accept-Post` lists
+         *     the media types a body may have.
+         */
         UnsupportedMediaType: {
             headers: {
                 "X-Request-Id": components["headers"]["X-Request-Id"];
+                "Accept-Post": components["headers"]["Accept-Post"];
                 "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 RateLimit: components["headers"]["RateLimit"];
                 "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
@@ -996,6 +1000,11 @@ export interface components {
     };
     requestBodies: never;
     headers: {
+        /**
+         * @description On a POST, the media types its body may be sent as (W3C LDP): `application/json,
+         *     application/merge-patch+json`, or `application/x-www-form-urlencoded` under `/oauth`.
+         */
+        "Accept-Post": string;
         /**
          * @description The quotas this request was counted against (IETF draft-ietf-httpapi-ratelimit-headers): each a
          *     quoted policy name with `q` (requests allowed) and `w` (window in seconds), for example

@@ -407,8 +407,8 @@ export interface components {
             };
         };
         /**
-         * @description The body was not sent as JSON (`unsupported-media-type`); `Accept-Patch` lists the media types a
-         *     body may have.
+         * @description The body was not sent as JSON (`unsupported-media-type`); `Accept-Patch` (on a PATCH) or `Accept-Post`
+         *     (on a POST) lists the media types a body may have.
          */
         UnsupportedMediaType: {
             headers: {
@@ -416,6 +416,7 @@ export interface components {
                 "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 RateLimit: components["headers"]["RateLimit"];
                 "Accept-Patch": components["headers"]["Accept-Patch"];
+                "Accept-Post": components["headers"]["Accept-Post"];
                 "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
                 [name: string]: unknown;
             };
@@ -582,7 +583,9 @@ export interface components {
          *     `Bearer realm="todo", error="invalid_token", error_description="…"` when the token was rejected.
          */
         "WWW-Authenticate": string;
-        /** @description The media types a body may be sent as (RFC 5789): `application/merge-patch+json, application/json`. */
+        /** @description On a POST, the media types its body may be sent as (W3C LDP): `application/json, application/merge-patch+json`. */
+        "Accept-Post": string;
+        /** @description On a PATCH, the media types its body may be sent as (RFC 5789): `application/json, application/merge-patch+json`. */
         "Accept-Patch": string;
     };
     pathItems: never;

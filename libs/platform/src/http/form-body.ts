@@ -33,7 +33,8 @@ export function formBody(limit: string): Middleware {
       ctx.request.body = undefined;
       return next();
     }
-    if (!ctx.request.is(FORM_TYPE)) throw new UnsupportedMediaTypeError(`Send the body as ${FORM_TYPE}.`, [FORM_TYPE]);
+    if (!ctx.request.is(FORM_TYPE))
+      throw new UnsupportedMediaTypeError(`Send the body as ${FORM_TYPE}.`, [FORM_TYPE], ctx.method);
     return read(ctx, () => {
       ctx.request.body = fields(typeof ctx.request.body === 'string' ? ctx.request.body : '');
       return next();

@@ -22,10 +22,7 @@ export function jsonBody(limit: string): Middleware {
     if (ctx.method === 'POST' || ctx.method === 'PUT' || ctx.method === 'PATCH' || ctx.method === 'DELETE') {
       const hasBody = ctx.request.length > 0 || ctx.get('transfer-encoding') !== '';
       if (hasBody && !ctx.request.is(JSON_TYPES)) {
-        throw new UnsupportedMediaTypeError(`Send the body as ${JSON_TYPES.join(' or ')}.`, [
-          'application/merge-patch+json',
-          'application/json',
-        ]);
+        throw new UnsupportedMediaTypeError(`Send the body as ${JSON_TYPES.join(' or ')}.`, JSON_TYPES, ctx.method);
       }
       if (!hasBody) {
         ctx.request.body = undefined;
