@@ -108,9 +108,17 @@ export const baseConfigSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: env.logLevel(),
   HOST: z.string().min(1).default('0.0.0.0'),
+  // What the services connect to: on Neon the pooled (`-pooler`) endpoint, a PgBouncer in transaction mode. No
+  // service depends on session state, and no startup parameter is sent that a pooler would refuse.
   DATABASE_URL: env.url(['postgres:', 'postgresql:'], 'postgres://postgres@127.0.0.1:5432/todo_platform'),
+  // A PEM file of the CA(s) the database server's certificate must chain to, for `sslmode=verify-full` against a
+  // private CA (Neon's certificates chain to public CAs, which Node trusts already). Applies to both URLs.
+  DATABASE_CA_FILE: optionalString(),
   DATABASE_POOL_MAX: env.int(5, 1, 100),
   DATABASE_CONNECT_TIMEOUT_MS: env.int(10_000, 100),
+  // The longest a statement of the services may run. Applied by the setup step as the setting of DATABASE_URL's
+  // role in the database (a transaction pooler refuses it as a startup parameter), and checked by each service at
+  // start-up. 0 leaves the server's or role's setting alone.
   DATABASE_STATEMENT_TIMEOUT_MS: env.int(0, 0),
   // The longest a query waits for a pooled connection, whether for a free one or for a new one being opened
   // (pg has one timer for both, so it also caps DATABASE_CONNECT_TIMEOUT_MS in the services). A request that
@@ -187,6 +195,7 @@ export const migrationConfigSchema = baseConfigSchema
   .pick({
     LOG_LEVEL: true,
     DATABASE_URL: true,
+    DATABASE_CA_FILE: true,
     DATABASE_POOL_MAX: true,
     DATABASE_CONNECT_TIMEOUT_MS: true,
     DATABASE_STATEMENT_TIMEOUT_MS: true,
@@ -201,10 +210,24 @@ export const migrationConfigSchema = baseConfigSchema
     EVENTS_NAMESPACE: true,
   })
   .extend({
+    /**
+     * Where the migrations run: a direct (unpooled) endpoint, Neon's host without `-pooler`. Defaults to
+     * DATABASE_URL, which works through a transaction pooler too (the migration lock is transaction-scoped).
+     */
+    DATABASE_DIRECT_URL: optionalString().pipe(env.url(['postgres:', 'postgresql:']).optional()),
+    /** `lock_timeout` of the migrations: how long a DDL statement may wait for a table lock before failing. */
+    MIGRATION_LOCK_TIMEOUT_MS: env.int(10_000, 0, 600_000),
     /** Copies of each stream in a NATS cluster (3 in production clusters). */
     NATS_STREAM_REPLICAS: env.int(1, 1, 5),
   });
 export type MigrationConfig = z.infer<typeof migrationConfigSchema>;
+
+/** What `node migrate.ts wait` (a pod's init container) reads: the service's own database connection only. */
+export const schemaWaitConfigSchema = baseConfigSchema.pick({
+  LOG_LEVEL: true,
+  DATABASE_URL: true,
+  DATABASE_CA_FILE: true,
+});
 
 /** One line for a fatal start-up error: the message and its causes, no stack. */
 export function describeError(err: unknown): string {

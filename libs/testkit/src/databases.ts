@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import pRetry from 'p-retry';
 import pg from 'pg';
+import { inject } from 'vitest';
 
 const withDatabase = (url: string, name: string): string => {
   const u = new URL(url);
@@ -41,12 +42,23 @@ export async function createTemplate(serverUrl: string, migrate: (url: string) =
 }
 
 export interface TestDatabase {
+  /** What the services connect to: through the project's pooler when it has one (as Neon's `-pooler` endpoint). */
   url: string;
+  /** The database itself, never through a pooler (as Neon's direct endpoint): migrations, session-level work. */
+  directUrl: string;
   name: string;
   drop(): Promise<void>;
 }
 
-export async function cloneDatabase(serverUrl: string, template: string): Promise<TestDatabase> {
+/**
+ * A database of the calling test file's own, cloned from the project's migrated template; `url` goes through the
+ * project's pooler when it runs behind one (a PgBouncer in transaction mode, see the global setup).
+ */
+export async function cloneDatabase(
+  serverUrl = inject('databaseServerUrl'),
+  template = inject('databaseTemplate'),
+  poolerUrl: string | undefined = inject('databasePoolerUrl'),
+): Promise<TestDatabase> {
   const name = uniqueName('test');
   await pRetry(
     () => admin(serverUrl, `CREATE DATABASE ${pg.escapeIdentifier(name)} TEMPLATE ${pg.escapeIdentifier(template)}`),
@@ -58,7 +70,13 @@ export async function cloneDatabase(serverUrl: string, template: string): Promis
       shouldRetry: ({ error }) => (error as { code?: string }).code === '55006',
     },
   );
-  return { url: withDatabase(serverUrl, name), name, drop: () => dropDatabase(serverUrl, name) };
+  const directUrl = withDatabase(serverUrl, name);
+  return {
+    url: poolerUrl ? withDatabase(poolerUrl, name) : directUrl,
+    directUrl,
+    name,
+    drop: () => dropDatabase(serverUrl, name),
+  };
 }
 
 export async function dropDatabase(serverUrl: string, name: string): Promise<void> {

@@ -9,6 +9,7 @@ export { removeStreams } from './leftovers.ts';
 export { metric } from './metrics.ts';
 export { startNatsServer, type TestNatsServer } from './nats-server.ts';
 export { ContractViolationError, openApiContract } from './openapi.ts';
+export { startPgBouncer, type TestPgBouncer } from './pgbouncer.ts';
 export { startPostgresCluster, type TestPostgresCluster } from './postgres-cluster.ts';
 export { runScript } from './processes.ts';
 export {

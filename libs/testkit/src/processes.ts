@@ -4,7 +4,7 @@
  * says why; it is ready once it has logged `readyLine`, and stopped by a signal and awaited.
  */
 import { execa, type Options, type ResultPromise } from 'execa';
-import { vi } from 'vitest';
+import pTimeout from 'p-timeout';
 
 /**
  * Runs a Node script to its end, as an operator runs a command (keys:rotate, keys:rewrap), with `env` over the
@@ -58,24 +58,30 @@ export function ownedServer(
     });
     const started = { process, exit: undefined as string | undefined };
     current = started;
-    process.all.setEncoding('utf8').on('data', (chunk: string) => {
-      output += chunk;
-    });
-    void process.then((result) => {
-      started.exit = result.shortMessage ?? `exited with code ${result.exitCode}`;
+    // Ready once the line is in the output; event-driven (no vi.waitUntil: the global setups start servers too,
+    // outside any test).
+    const ready = new Promise<void>((resolve, reject) => {
+      process.all.setEncoding('utf8').on('data', (chunk: string) => {
+        output += chunk;
+        if (output.includes(readyLine)) resolve();
+      });
+      void process.then((result) => {
+        started.exit = result.shortMessage ?? `exited with code ${result.exitCode}`;
+        reject(new Error(`it ended first: ${started.exit}`));
+      });
     });
     try {
-      await vi.waitUntil(
-        () => {
-          if (started.exit) throw new Error(`it ended first: ${started.exit}`);
-          return output.includes(readyLine);
-        },
-        { timeout: 20_000, interval: 50, message: `waiting for ${what} to be ready` },
-      );
+      await pTimeout(ready, { milliseconds: 20_000, message: `waiting for ${what} to be ready: timed out` });
     } catch (err) {
       await stop('SIGKILL');
       throw new Error(`${(err as Error).message}\n${output}`, { cause: err });
     }
   };
   return { log: () => output, start, stop };
+}
+
+/** The `postgres` OS user's ids: initdb, postgres and pgbouncer refuse to run as root, so as root they run as it. */
+export async function postgresUser(): Promise<{ uid: number; gid: number }> {
+  const id = async (flag: string) => Number((await execa('id', [flag, 'postgres'])).stdout);
+  return { uid: await id('-u'), gid: await id('-g') };
 }

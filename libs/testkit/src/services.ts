@@ -68,6 +68,18 @@ export const ormOn = (definition: ServiceDefinition, url: string): Promise<Mikro
   return connectDatabase(databaseOptions(definition, config, testLogger(`${definition.name}-db`)));
 };
 
+/**
+ * DATABASE_URL and DATABASE_CA_FILE as an operator would write them: a URL that names its CA (`sslrootcert`, as
+ * the TLS project's do) becomes the URL without it and the CA file as its own setting.
+ */
+function databaseSettings(url: string): { DATABASE_URL: string; DATABASE_CA_FILE?: string } {
+  const parsed = new URL(url);
+  const caFile = parsed.searchParams.get('sslrootcert');
+  if (!caFile) return { DATABASE_URL: url };
+  parsed.searchParams.delete('sslrootcert');
+  return { DATABASE_URL: parsed.toString(), DATABASE_CA_FILE: caFile };
+}
+
 /** A NATS server, and credentials allowed to manage JetStream when it requires them. */
 export interface TestNats {
   url: string;
@@ -123,7 +135,7 @@ export async function startTestService<C extends ServiceConfig, X, A extends Api
     HOST: '127.0.0.1',
     PORT: '0',
     OPS_PORT: '0',
-    DATABASE_URL: database.url,
+    ...databaseSettings(database.url),
     NATS_URL: nats.url,
     EVENTS_NAMESPACE: eventsNamespace,
     // Every story sends all its requests from 127.0.0.1; the per-client floor has a story of its own.

@@ -3,6 +3,7 @@
  * password hashing, brute-force limits, the use cases' dependencies and the app, plus the key-reload and
  * session-sweep timers. server.ts runs it (`runService`), the tests start it with `startTestService`.
  */
+import { withoutNamedStatements } from '@todo/platform/db';
 import type { ServiceBuilder } from '@todo/platform/service';
 import { createApp } from './app.ts';
 import type { AuthConfig } from './config.ts';
@@ -41,7 +42,7 @@ export const buildAuthService: ServiceBuilder<AuthConfig, { keys: SigningKeys }>
       ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS,
     }),
     guard: new BruteForceGuard(
-      await orm.em.getConnection().getNativeClient(),
+      withoutNamedStatements(await orm.em.getConnection().getNativeClient()),
       {
         loginMaxConsecutiveFailures: config.LOGIN_MAX_CONSECUTIVE_FAILURES,
         loginBlockSeconds: config.LOGIN_BLOCK_SECONDS,

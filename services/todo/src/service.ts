@@ -3,7 +3,9 @@
  * service's keys, the revocation feed, the deleted-user consumer, the use cases' dependencies and the app.
  * server.ts runs it (`runService`), the tests start it with `startTestService`.
  */
+
 import { followRevocations, RevocationList, remoteKeys } from '@todo/platform/auth';
+import { withoutNamedStatements } from '@todo/platform/db';
 import { followerReadiness } from '@todo/platform/events';
 import type { ServiceBuilder } from '@todo/platform/service';
 import pTimeout from 'p-timeout';
@@ -83,7 +85,7 @@ export const buildTodoService: ServiceBuilder<TodoConfig, { revocations: Revocat
       revocations,
       revocationsCurrent,
       todos,
-      limits: perUserLimits(await orm.em.getConnection().getNativeClient(), {
+      limits: perUserLimits(withoutNamedStatements(await orm.em.getConnection().getNativeClient()), {
         readsPerMinute: config.RATE_LIMIT_READS_PER_MINUTE,
         writesPerMinute: config.RATE_LIMIT_WRITES_PER_MINUTE,
       }),

@@ -28,7 +28,7 @@ async function databaseOn(cluster: TestPostgresCluster): Promise<TestDatabase> {
   const url = cluster.url.replace(/\/postgres$/, `/${name}`);
   await migrationOf(authService)(url);
   await migrationOf(todoService)(url);
-  return { url, name, drop: () => cluster.close() };
+  return { url, directUrl: url, name, drop: () => cluster.close() };
 }
 
 describe('an account deletion that arrives while the database is down is applied once it is back', () => {

@@ -1,22 +1,26 @@
 /**
- * The ORM bootstrap both services share. Built for Neon: `DATABASE_URL` may carry `sslmode`, the pool is
- * small, and the first connection is retried with backoff because a scaled-to-zero compute takes about a
- * second to wake. Each service keeps its tables in its own PostgreSQL schema. A query waits a bounded time
- * for a pooled connection, in a bounded queue: a busy pool fails fast (`DatabaseBusyError`, a 503).
+ * The ORM bootstrap both services share. Built for Neon: `DATABASE_URL` may carry `sslmode` (with a CA file
+ * for a private CA), the pool is small, nothing depends on session state (so the pooled endpoint, a PgBouncer
+ * in transaction mode, works), and the first connection is retried with backoff because a scaled-to-zero
+ * compute takes about a second to wake, while a permanent refusal (password, database, certificate) stops at
+ * once. Each service keeps its tables in its own PostgreSQL schema. A query waits a bounded time for a pooled
+ * connection, in a bounded queue: a busy pool fails fast (`DatabaseBusyError`, a 503).
  */
 import type { EntitySchema, MigrationObject } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import { defineConfig, MikroORM } from '@mikro-orm/postgresql';
-import pRetry from 'p-retry';
+import pRetry, { AbortError } from 'p-retry';
 import pg from 'pg';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { BaseConfig, MigrationConfig } from '../config.ts';
 import { DatabaseBusyError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import { permanentConnectionProblem } from './connection-errors.ts';
 
 export type { MikroORM } from '@mikro-orm/postgresql';
 
 export interface DatabaseOptions {
+  /** The connection URL, the CA file (if any) already in it as `sslrootcert`. */
   url: string;
   /** The service's own PostgreSQL schema (`auth`, `todo`). */
   schema: string;
@@ -30,8 +34,6 @@ export interface DatabaseOptions {
    * one timer for waiting for a free connection and for opening a new one, so this also caps connectTimeoutMs.
    */
   acquireTimeoutMs?: number;
-  /** 0 leaves the server's (or role's) setting alone, which is what PgBouncer-style poolers need. */
-  statementTimeoutMs: number;
   applicationName: string;
   logger: Logger;
 }
@@ -47,9 +49,20 @@ export interface SchemaDefinition {
 /** The DATABASE_* settings, as `baseConfigSchema` parses them (the setup step's have no acquire timeout). */
 export type DatabaseSettings = Pick<
   MigrationConfig,
-  'DATABASE_URL' | 'DATABASE_POOL_MAX' | 'DATABASE_CONNECT_TIMEOUT_MS' | 'DATABASE_STATEMENT_TIMEOUT_MS'
+  'DATABASE_URL' | 'DATABASE_CA_FILE' | 'DATABASE_POOL_MAX' | 'DATABASE_CONNECT_TIMEOUT_MS'
 > &
   Partial<Pick<BaseConfig, 'DATABASE_ACQUIRE_TIMEOUT_MS'>>;
+
+/**
+ * `url` with `caFile` as its `sslrootcert`, which pg reads and verifies the server's certificate against (the
+ * host name too, with `sslmode=verify-full`). A URL that names its own `sslrootcert` keeps it.
+ */
+export function withCaFile(url: string, caFile: string | undefined): string {
+  if (!caFile) return url;
+  const parsed = new URL(url);
+  if (!parsed.searchParams.has('sslrootcert')) parsed.searchParams.set('sslrootcert', caFile);
+  return parsed.toString();
+}
 
 /** DatabaseOptions from the shared DATABASE_* settings and what the service itself defines. */
 export function databaseOptionsFrom(
@@ -59,11 +72,10 @@ export function databaseOptionsFrom(
 ): DatabaseOptions {
   return {
     ...definition,
-    url: config.DATABASE_URL,
+    url: withCaFile(config.DATABASE_URL, config.DATABASE_CA_FILE),
     poolMax: config.DATABASE_POOL_MAX,
     connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
     acquireTimeoutMs: config.DATABASE_ACQUIRE_TIMEOUT_MS,
-    statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
     logger,
   };
 }
@@ -83,8 +95,9 @@ export function ormOptions(options: DatabaseOptions) {
       connectionString: options.url,
       // pg-pool applies this both to a checkout waiting for a free connection and to opening a new one.
       connectionTimeoutMillis: Math.min(options.connectTimeoutMs, options.acquireTimeoutMs ?? Number.POSITIVE_INFINITY),
+      // The only startup parameter besides user and database that is sent; PgBouncer passes it on. The statement
+      // timeout is the role's setting instead (see statement-timeout.ts): a pooler refuses it here.
       application_name: options.applicationName,
-      ...(options.statementTimeoutMs > 0 ? { statement_timeout: options.statementTimeoutMs } : {}),
     },
     migrations: {
       tableName: `${options.schema}.mikro_orm_migrations`,
@@ -102,7 +115,8 @@ export function ormOptions(options: DatabaseOptions) {
 
 /**
  * Connects, retrying with exponential backoff and jitter for up to `deadlineMs`: a Neon compute that scaled
- * to zero takes a moment to wake, and a pod may start before its database is reachable.
+ * to zero takes a moment to wake, and a pod may start before its database is reachable. A refusal that no
+ * retry fixes (`permanentConnectionProblem`) ends it at once.
  */
 export async function connectDatabase(options: DatabaseOptions, { deadlineMs = 30_000 } = {}): Promise<MikroORM> {
   const orm = await MikroORM.init(ormOptions(options));
@@ -111,7 +125,10 @@ export async function connectDatabase(options: DatabaseOptions, { deadlineMs = 3
       async () => {
         await orm.connect();
         const check = await orm.checkConnection();
-        if (!check.ok) throw check.error ?? new Error(check.reason);
+        if (check.ok) return;
+        const error = check.error ?? new Error(check.reason);
+        const problem = permanentConnectionProblem(error);
+        throw problem ? new AbortError(problem) : error;
       },
       {
         retries: Number.POSITIVE_INFINITY,

@@ -12,7 +12,13 @@
  */
 import pTimeout from 'p-timeout';
 import type { z } from 'zod';
-import { describeError, loadConfig, migrationConfigSchema, tracingConfigSchema } from '../config.ts';
+import {
+  describeError,
+  loadConfig,
+  migrationConfigSchema,
+  schemaWaitConfigSchema,
+  tracingConfigSchema,
+} from '../config.ts';
 import type { MikroORM } from '../db/connect.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import type { Tracing } from '../telemetry/tracing.ts';
@@ -31,9 +37,15 @@ function onSignal(handler: Handler): void {
   current = handler;
 }
 
-function exitDuringStartUp(logger: Logger, what: string): void {
+/**
+ * Until a service serves, a signal ends the process at once (there is nothing to drain). Installed before
+ * anything else is loaded: as PID 1 in a container, a process without a handler ignores SIGTERM, and a pod
+ * deleted while it loads or waits for its database would run on until SIGKILL.
+ */
+function exitDuringStartUp(logger: Logger | undefined, what: string): void {
   onSignal((signal) => {
-    logger.warn({ signal }, `${what} interrupted`);
+    if (logger) logger.warn({ signal }, `${what} interrupted`);
+    else console.error(`${what} interrupted by ${signal}`);
     process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
   });
 }
@@ -62,6 +74,7 @@ export interface ServiceModules<C extends ServiceConfig, X> {
  * are first imported, or they are not instrumented. With tracing off nothing of the SDK is loaded.
  */
 export async function runService<C extends ServiceConfig, X>(load: () => Promise<ServiceModules<C, X>>): Promise<void> {
+  exitDuringStartUp(undefined, 'start-up');
   const tracingConfig = configOrExit(tracingConfigSchema);
   const tracing = tracingConfig.OTEL_EXPORTER_OTLP_ENDPOINT ? await import('../telemetry/tracing.ts') : undefined;
   tracing?.instrument();
@@ -120,6 +133,7 @@ export async function runCommand<S extends z.ZodType<{ LOG_LEVEL: string }>>(
   schema: S,
   command: (config: Readonly<z.infer<S>>, logger: Logger) => Promise<void>,
 ): Promise<void> {
+  exitDuringStartUp(undefined, name);
   const config = configOrExit(schema);
   const logger = createLogger({ service: name, level: config.LOG_LEVEL as 'info' });
   exitDuringStartUp(logger, name);
@@ -156,19 +170,40 @@ export function runDatabaseCommand<C extends ServiceConfig>(
 
 /**
  * The setup step of a deployment (`npm run migrate`, the compose migrate services, the migration Jobs):
- * applies the schema's pending migrations, then creates or updates the service's streams and durable
- * consumers. It needs database rights to change the schema and NATS credentials allowed to manage JetStream.
+ * applies the schema's pending migrations on the direct endpoint (DATABASE_DIRECT_URL, else DATABASE_URL),
+ * sets the services' statement timeout on DATABASE_URL's role, then creates or updates the service's streams
+ * and durable consumers. It needs database rights to change the schema and NATS credentials allowed to manage
+ * JetStream. With the argument `wait` it changes nothing and only waits until the schema has every migration
+ * of this code: a new pod's init container, so that no pod serves on an older schema.
  */
-export function runSetup(definition: ServiceDefinition): Promise<void> {
+export function runSetup(definition: ServiceDefinition, [command] = process.argv.slice(2)): Promise<void> {
+  if (command === 'wait') return waitForMigrations(definition);
+  if (command !== undefined) {
+    console.error(`${definition.name}-setup: unknown argument ${command}: none (migrate) or wait`);
+    process.exit(2);
+  }
   return runCommand(`${definition.name}-setup`, migrationConfigSchema, async (config, logger) => {
-    const [{ migrateDatabase }, { connectBroker }, { setUpEvents }, { databaseOptions }] = await Promise.all([
-      import('../db/migrate.ts'),
-      import('../events/connection.ts'),
-      import('../events/setup.ts'),
-      import('./start-service.ts'),
-    ]);
-    const report = await migrateDatabase(databaseOptions(definition, config, logger));
+    const [{ migrateDatabase }, { setRoleStatementTimeout }, { connectBroker }, { setUpEvents }, { databaseOptions }] =
+      await Promise.all([
+        import('../db/migrate.ts'),
+        import('../db/statement-timeout.ts'),
+        import('../events/connection.ts'),
+        import('../events/setup.ts'),
+        import('./start-service.ts'),
+      ]);
+    const direct = { ...config, DATABASE_URL: config.DATABASE_DIRECT_URL ?? config.DATABASE_URL };
+    const report = await migrateDatabase(databaseOptions(definition, direct, logger), {
+      lockTimeoutMs: config.MIGRATION_LOCK_TIMEOUT_MS,
+    });
     logger.info(report, report.applied.length ? 'migrations applied' : 'schema up to date');
+    if (config.DATABASE_STATEMENT_TIMEOUT_MS > 0) {
+      // On the services' own URL: the role they connect as, which may differ from the migrations' role.
+      await setRoleStatementTimeout(
+        databaseOptions(definition, config, logger).url,
+        config.DATABASE_STATEMENT_TIMEOUT_MS,
+      );
+      logger.info({ statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS }, 'statement timeout set on the role');
+    }
     const nc = await connectBroker({ settings: config, name: `${definition.name}-setup`, logger });
     try {
       const events = await setUpEvents(nc, definition.events(config.EVENTS_NAMESPACE), {
@@ -178,5 +213,18 @@ export function runSetup(definition: ServiceDefinition): Promise<void> {
     } finally {
       await nc.close();
     }
+  });
+}
+
+/** `node migrate.ts wait`: waits until the service's schema has every migration of this code; changes nothing. */
+function waitForMigrations(definition: ServiceDefinition): Promise<void> {
+  return runCommand(`${definition.name}-schema-wait`, schemaWaitConfigSchema, async (config, logger) => {
+    const [{ waitForSchema }, { withCaFile }] = await Promise.all([
+      import('../db/migrate.ts'),
+      import('../db/connect.ts'),
+    ]);
+    const { schema, migrations } = definition.database;
+    await waitForSchema({ url: withCaFile(config.DATABASE_URL, config.DATABASE_CA_FILE), schema, migrations, logger });
+    logger.info({ schema, migrations: migrations.length }, 'the schema is at this version');
   });
 }

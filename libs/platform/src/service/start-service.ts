@@ -11,6 +11,7 @@ import {
   limitPoolWaiting,
   registerPoolMetrics,
 } from '../db/connect.ts';
+import { checkStatementTimeout } from '../db/statement-timeout.ts';
 import { openBroker } from '../events/connection.ts';
 import { Outbox, OutboxEventSchema, OutboxRelay } from '../events/outbox.ts';
 import { eventReadiness } from '../events/readiness.ts';
@@ -43,6 +44,7 @@ export async function startService<C extends ServiceConfig, X>(
   const metrics = createMetrics(name);
   const registry = metrics.registry;
   const orm = await connectDatabase(databaseOptions(definition, config, logger));
+  await checkStatementTimeout(orm, config.DATABASE_STATEMENT_TIMEOUT_MS, logger);
   await registerPoolMetrics(orm, registry);
   await limitPoolWaiting(orm, { maxWaiting: config.DATABASE_POOL_MAX_WAITING, registry });
   const broker = openBroker({ settings: config, name, logger, registry });

@@ -14,9 +14,9 @@
  * login outcomes are counted here too (`auth_logins_total`).
  */
 import { createHash } from 'node:crypto';
+import type { QueryClient } from '@todo/platform/db';
 import { TooManyRequestsError } from '@todo/platform/errors';
 import { clientKey, type RateLimitReport, takePoint } from '@todo/platform/http';
-import type pg from 'pg';
 import { Counter, type Registry } from 'prom-client';
 import { RateLimiterPostgres, type RateLimiterRes } from 'rate-limiter-flexible';
 
@@ -62,12 +62,12 @@ export class BruteForceGuard {
   readonly #checks: Counter<'kind'>;
   readonly #logins: Counter<'outcome'>;
 
-  constructor(pool: pg.Pool, settings: BruteForceLimits, registry?: Registry) {
+  constructor(store: QueryClient, settings: BruteForceLimits, registry?: Registry) {
     this.#settings = settings;
     const limit = (keyPrefix: string, policy: string, quota: number, windowSeconds: number): Limit => ({
       limiter: new RateLimiterPostgres({
         ...TABLE,
-        storeClient: pool,
+        storeClient: store,
         keyPrefix,
         points: quota,
         duration: windowSeconds,
@@ -85,7 +85,7 @@ export class BruteForceGuard {
     );
     this.#accountFailures = new RateLimiterPostgres({
       ...TABLE,
-      storeClient: pool,
+      storeClient: store,
       keyPrefix: 'account_failures',
       points: Number.MAX_SAFE_INTEGER,
       duration: DAY,

@@ -5,9 +5,9 @@
  * RateLimit headers.
  */
 import type { AuthState } from '@todo/platform/auth';
+import type { QueryClient } from '@todo/platform/db';
 import { type RateLimitState, takePoint } from '@todo/platform/http';
 import type { Middleware } from 'koa';
-import type pg from 'pg';
 import { RateLimiterMemory, RateLimiterPostgres } from 'rate-limiter-flexible';
 
 export interface PerUserLimitSettings {
@@ -17,7 +17,10 @@ export interface PerUserLimitSettings {
 
 const READS = new Set(['GET', 'HEAD']);
 
-export function perUserLimits(pool: pg.Pool, settings: PerUserLimitSettings): Middleware<AuthState & RateLimitState> {
+export function perUserLimits(
+  store: QueryClient,
+  settings: PerUserLimitSettings,
+): Middleware<AuthState & RateLimitState> {
   const reads = {
     policy: 'reads',
     quota: settings.readsPerMinute,
@@ -29,7 +32,7 @@ export function perUserLimits(pool: pg.Pool, settings: PerUserLimitSettings): Mi
     quota: settings.writesPerMinute,
     windowSeconds: 60,
     limiter: new RateLimiterPostgres({
-      storeClient: pool,
+      storeClient: store,
       storeType: 'pool',
       schemaName: 'todo',
       tableName: 'rate_limits',
