@@ -1,7 +1,7 @@
 // The API types the stories name (the services' tests reach @todo/client through testkit).
 export type { Todo, TodoCreate, TodoListQuery, TodoPatch, TokenResponse } from '@todo/client';
 export { entityMismatches, expectSchemaToMatchSpec } from './database-spec.ts';
-export { cloneDatabase, query, type TestDatabase, uniqueName } from './databases.ts';
+export { cloneDatabase, query, type TestDatabase, uniqueName, withClient } from './databases.ts';
 export { provisionEvents, publishRaw, readStream, type StoredMessage } from './events.ts';
 export { setUpIntegrationProject } from './global-setup.ts';
 export { bearer, dataOf, type HttpClient, httpClient, type TestResponse } from './http.ts';
@@ -11,7 +11,7 @@ export { startNatsServer, type TestNatsServer } from './nats-server.ts';
 export { ContractViolationError, openApiContract } from './openapi.ts';
 export { startPgBouncer, type TestPgBouncer } from './pgbouncer.ts';
 export { startPostgresCluster, type TestPostgresCluster } from './postgres-cluster.ts';
-export { runScript } from './processes.ts';
+export { type RunningScript, runScript, startScript } from './processes.ts';
 export {
   type Accounts,
   accountsOn,

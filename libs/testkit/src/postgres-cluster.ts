@@ -36,11 +36,17 @@ export interface ClusterOptions {
    * for 127.0.0.1), plain TCP connections are refused, and the `url` asks for `sslmode=verify-full`.
    */
   tls?: boolean;
+  /** The host name the TLS certificate is for; `localhost` by default (what `url` connects to). */
+  certifiedName?: string;
   /** Roles to create (LOGIN, with this password; scram-sha-256 over TCP), e.g. to see a wrong password refused. */
   passwords?: Record<string, string>;
 }
 
-export async function startPostgresCluster({ tls = false, passwords = {} }: ClusterOptions = {}) {
+export async function startPostgresCluster({
+  tls = false,
+  certifiedName = 'localhost',
+  passwords = {},
+}: ClusterOptions = {}) {
   // pg_config sits beside the server binaries, which are often off the PATH (Debian: /usr/lib/postgresql/<v>/bin).
   const { stdout: binDir } = await execa('pg_config', ['--bindir']);
   const owner = process.getuid?.() === 0 ? await postgresUser() : undefined;
@@ -69,7 +75,7 @@ export async function startPostgresCluster({ tls = false, passwords = {} }: Clus
     if (owner) await chown(dir, owner.uid, owner.gid);
     const initdb = ['-D', dataDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync'];
     await execa(join(binDir, 'initdb'), [...initdb, '--no-instructions'], options);
-    if (tls) await makeCertificates(dir, owner);
+    if (tls) await makeCertificates(dir, certifiedName, owner);
     await writeFile(join(dataDir, 'pg_hba.conf'), hba(tls, Object.keys(passwords)));
     await server.start();
     for (const [role, password] of Object.entries(passwords)) {
@@ -120,8 +126,12 @@ function hba(tls: boolean, passwordRoles: string[]): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** A CA of this cluster's own and a server certificate it signed for `localhost`, with openssl. */
-async function makeCertificates(dir: string, owner: { uid: number; gid: number } | undefined): Promise<void> {
+/** A CA of this cluster's own and a server certificate it signed for `name`, with openssl. */
+async function makeCertificates(
+  dir: string,
+  name: string,
+  owner: { uid: number; gid: number } | undefined,
+): Promise<void> {
   const file = (name: string) => join(dir, name);
   const openssl = (...args: string[]) => execa('openssl', args, { cwd: dir });
   await openssl(
@@ -149,13 +159,13 @@ async function makeCertificates(dir: string, owner: { uid: number; gid: number }
     'ec_paramgen_curve:P-256',
     '-nodes',
     '-subj',
-    '/CN=localhost',
+    `/CN=${name}`,
     '-keyout',
     file('server.key'),
     '-out',
     file('server.csr'),
   );
-  await writeFile(file('server.ext'), 'subjectAltName = DNS:localhost\nextendedKeyUsage = serverAuth\n');
+  await writeFile(file('server.ext'), `subjectAltName = DNS:${name}\nextendedKeyUsage = serverAuth\n`);
   await openssl(
     'x509',
     '-req',

@@ -85,3 +85,53 @@ export async function postgresUser(): Promise<{ uid: number; gid: number }> {
   const id = async (flag: string) => Number((await execa('id', [flag, 'postgres'])).stdout);
   return { uid: await id('-u'), gid: await id('-g') };
 }
+
+/** A Node script running as an operator or a kubelet starts it, for tests that watch it and signal it. */
+export interface RunningScript {
+  /** Everything it printed so far. */
+  output(): string;
+  /** Resolves when it printed `text` (rejects if it ends first, or after `timeoutMs`). */
+  printed(text: string, timeoutMs?: number): Promise<void>;
+  /** Its end: the exit code, or the signal that ended it. */
+  ended: Promise<{ code: number | undefined; signal: string | undefined; output: string }>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+export function startScript(script: string, args: string[], env: Record<string, string>): RunningScript {
+  let output = '';
+  const child = execa(process.execPath, [script, ...args], {
+    env: { LOG_LEVEL: 'info', ...env },
+    all: true,
+    buffer: false,
+    reject: false,
+    killSignal: 'SIGKILL',
+  });
+  const listeners = new Set<() => void>();
+  child.all.setEncoding('utf8').on('data', (chunk: string) => {
+    output += chunk;
+    for (const listener of listeners) listener();
+  });
+  const ended = child.then((result) => ({ code: result.exitCode, signal: result.signal, output }));
+  return {
+    output: () => output,
+    printed(text, timeoutMs = 20_000) {
+      const seen = new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (output.includes(text)) {
+            listeners.delete(check);
+            resolve();
+          }
+        };
+        listeners.add(check);
+        check();
+        void ended.then(() => reject(new Error(`it ended before printing "${text}":\n${output}`)));
+      });
+      return pTimeout(seen, {
+        milliseconds: timeoutMs,
+        message: `"${text}" not printed within ${timeoutMs} ms:\n${output}`,
+      });
+    },
+    ended,
+    kill: (signal) => child.kill(signal),
+  };
+}

@@ -9,15 +9,21 @@ import pg from 'pg';
 import type { Logger } from '../logger.ts';
 import type { MikroORM } from './connect.ts';
 
-/** Sets `statement_timeout` for the role of `url` in its database (0: removes the setting). */
+/**
+ * Sets `statement_timeout` for the role of `url` in its database (0: removes the setting). Through a pooler,
+ * the server session this runs in was opened before the change, and the pooler keeps it for later clients:
+ * so the same statement also sets it for that session (one simple query, so one session).
+ */
 export async function setRoleStatementTimeout(url: string, timeoutMs: number): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     const { rows } = await client.query<{ db: string }>('SELECT current_database() AS db');
     const database = pg.escapeIdentifier(rows[0]?.db ?? '');
-    const change = timeoutMs > 0 ? `SET statement_timeout = ${Math.trunc(timeoutMs)}` : 'RESET statement_timeout';
-    await client.query(`ALTER ROLE CURRENT_USER IN DATABASE ${database} ${change}`);
+    const value = timeoutMs > 0 ? `${Math.trunc(timeoutMs)}` : 'DEFAULT';
+    await client.query(
+      `ALTER ROLE CURRENT_USER IN DATABASE ${database} SET statement_timeout = ${value}; SET statement_timeout = ${value}`,
+    );
   } finally {
     await client.end().catch(() => undefined);
   }
