@@ -214,7 +214,13 @@ describe('the Kubernetes overlays pass each container only variables its program
   function render(overlay: string): K8sObject[] {
     const cached = rendered.get(overlay);
     if (cached) return cached;
-    const output = execFileSync('kubectl', ['kustomize', `${overlaysDir}/${overlay}`], { encoding: 'utf8' });
+    let output: string;
+    try {
+      output = execFileSync('kubectl', ['kustomize', `${overlaysDir}/${overlay}`], { encoding: 'utf8' });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      throw new Error('kubectl is not on the PATH: its built-in kustomize renders the overlays (no cluster needed)');
+    }
     const objects = parseAllDocuments(output).map((document) => document.toJS() as K8sObject);
     rendered.set(overlay, objects);
     return objects;
