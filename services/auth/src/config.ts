@@ -56,8 +56,30 @@ export const authConfigSchema = baseConfigSchema
     SIGNING_KEY_ACTIVATION_DELAY_SECONDS: env.int(360, 0, 86_400),
     PASSWORD_MEMORY_KIB: argon2idCost(19_456, 1_048_576),
     PASSWORD_TIME_COST: argon2idCost(2, 10),
+    // Mail (verification and password reset links). smtp:// (STARTTLS when the server offers it) or smtps://
+    // (TLS from the first byte), credentials in the URL. Unset: each mail is written to the log instead of
+    // sent, which the service says at start-up; refused in production.
+    SMTP_URL: env.optional().pipe(env.url(['smtp:', 'smtps:']).optional()),
+    MAIL_FROM: z.string().min(3).default('todo-platform <no-reply@localhost>'),
+    // The web app that hosts the pages the links open (/verify-email, /reset-password); the token travels in
+    // the link's fragment, which browsers never send to a server or in a Referer.
+    PUBLIC_APP_URL: env.url(['http:', 'https:'], 'http://localhost:5173'),
+    EMAIL_VERIFICATION_TTL_SECONDS: env.int(86_400, 300, 30 * 86_400),
+    PASSWORD_RESET_TTL_SECONDS: env.int(1_800, 60, 86_400),
+    // Unverified users may log in unless this is true (then a login is 403 email_not_verified).
+    REQUIRE_VERIFIED_EMAIL: env.bool(false),
+    // Mails asked for (verification resends, password resets), per address and per client, per hour.
+    MAIL_MAX_PER_EMAIL_PER_HOUR: env.int(5, 1, 1_000),
+    MAIL_MAX_PER_CLIENT_PER_HOUR: env.int(30, 1, 1_000_000),
   })
   .superRefine((c, ctx) => {
+    if (c.NODE_ENV === 'production' && !c.SMTP_URL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SMTP_URL'],
+        message: 'is required in production: without it verification and reset mails are only logged',
+      });
+    }
     if (c.AUTH_KEK_PREVIOUS?.equals(c.AUTH_KEK)) {
       ctx.addIssue({
         code: 'custom',
