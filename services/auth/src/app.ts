@@ -7,6 +7,7 @@ import type { AuthAppDeps, AuthContextState } from './context.ts';
 import { authRoutes } from './routes/auth.routes.ts';
 import { meRoutes } from './routes/me.routes.ts';
 import { oauthRoutes } from './routes/oauth.routes.ts';
+import { recoveryRoutes } from './routes/recovery.routes.ts';
 import { wellKnownRoutes } from './routes/well-known.routes.ts';
 
 export function createApp(deps: AuthAppDeps): Koa<AuthContextState> {
@@ -19,7 +20,12 @@ export function createApp(deps: AuthAppDeps): Koa<AuthContextState> {
     realm: 'auth',
   });
   const oauth = oauthRoutes(deps);
-  const routers = [authRoutes(deps, bearer), meRoutes(deps, bearer), wellKnownRoutes(deps)];
+  const routers = [
+    authRoutes(deps, bearer),
+    recoveryRoutes(deps, bearer),
+    meRoutes(deps, bearer),
+    wellKnownRoutes(deps),
+  ];
 
   app.use(requestScopedEntityManager(deps.orm));
   // The OAuth endpoints read forms and answer RFC 6749 errors (their router does both), so they come before JSON.

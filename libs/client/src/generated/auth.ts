@@ -136,6 +136,97 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/auth/verify-email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Prove an address with the token of a verification link.
+         * @description The page a verification link opens (`<PUBLIC_APP_URL>/verify-email#token=…`) posts the token from the
+         *     link's fragment here. The address is then verified: `emailVerified` in `/auth/me`, and `email_verified`
+         *     in access tokens issued from then on. The token works once; a spent, expired, altered or replaced
+         *     token, or one made for a password reset, is the same 400 `invalid-one-time-token`.
+         */
+        post: operations["verifyEmail"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/verify-email/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mail the signed-in user a new verification link.
+         * @description Withdraws the earlier links once the new one is sent. Nothing is sent for an address verified already;
+         *     the answer is the same. Limited per address (`mail-address`) and per client (`mail-client`).
+         */
+        post: operations["resendVerification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask for a link to choose a new password.
+         * @description Always a 202 with the same body, whether or not an account uses the address, and with the same work
+         *     done, so neither the answer nor its timing tells who has an account. If one does, it receives a link
+         *     (`<PUBLIC_APP_URL>/reset-password#token=…`) that works once, for `PASSWORD_RESET_TTL_SECONDS` (30
+         *     minutes by default), and withdraws any earlier one. Limited per address (`mail-address`) and per
+         *     client (`mail-client`), so nobody can flood a mailbox.
+         */
+        post: operations["requestPasswordReset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/auth/password-reset/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set a new password with the token of a reset link.
+         * @description Sets the password (the rules of `NewPassword`), spends the token, withdraws every other link of the
+         *     user, and ends every session: refresh tokens stop working at once, access tokens are refused by the
+         *     other services within seconds. A spent, expired, altered or replaced token, or one made for a
+         *     verification, is the same 400 `invalid-one-time-token`, and nothing changes.
+         */
+        post: operations["confirmPasswordReset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/oauth/token": {
         parameters: {
             query?: never;
@@ -354,6 +445,8 @@ export interface components {
              * @description Trimmed and lower-cased.
              */
             email: string;
+            /** @description Whether the user proved the address theirs through a verification link. */
+            emailVerified: boolean;
             name: components["schemas"]["DisplayName"] | null;
             /** Format: date-time */
             createdAt: string;
@@ -441,6 +534,21 @@ export interface components {
         ChangePasswordRequest: {
             currentPassword: components["schemas"]["CurrentPassword"];
             newPassword: components["schemas"]["NewPassword"];
+        };
+        /** @description The token from a verification or reset link's fragment (`#token=…`), as it is. */
+        OneTimeToken: string;
+        VerifyEmailRequest: {
+            token: components["schemas"]["OneTimeToken"];
+        };
+        PasswordResetRequest: {
+            email: components["schemas"]["Email"];
+        };
+        PasswordResetConfirmRequest: {
+            token: components["schemas"]["OneTimeToken"];
+            newPassword: components["schemas"]["NewPassword"];
+        };
+        Accepted: {
+            detail: components["schemas"]["PlainText"];
         };
         DeleteAccountRequest: {
             password: components["schemas"]["CurrentPassword"];
@@ -828,6 +936,48 @@ export interface components {
                 };
             };
         };
+        /**
+         * @description The link's token is not valid (`invalid-one-time-token`): malformed, unknown, spent, expired, replaced
+         *     by a newer one, altered, or made for the other purpose, all alike. Nothing changed; ask for a new link.
+         */
+        InvalidOneTimeToken: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @constant */
+                    type?: "tag:todo-platform,2026:problems/invalid-one-time-token";
+                    /** @constant */
+                    status?: 400;
+                };
+            };
+        };
+        /**
+         * @description The email and password are right, but the address is not verified and `REQUIRE_VERIFIED_EMAIL` is on
+         *     (`email-not-verified`): follow the verification link, or ask for a new one.
+         */
+        EmailNotVerified: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                RateLimit: components["headers"]["RateLimit"];
+                "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"] & {
+                    /** @constant */
+                    type?: "tag:todo-platform,2026:problems/email-not-verified";
+                    /** @constant */
+                    status?: 403;
+                };
+            };
+        };
         /** @description The password given to confirm the change is wrong (`invalid-password`). */
         InvalidPassword: {
             headers: {
@@ -1106,6 +1256,7 @@ export interface operations {
             200: components["responses"]["Tokens"];
             400: components["responses"]["BadRequest"];
             401: components["responses"]["InvalidCredentials"];
+            403: components["responses"]["EmailNotVerified"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["ValidationFailed"];
@@ -1261,6 +1412,135 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["BearerUnauthorized"];
             403: components["responses"]["InvalidPassword"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["NewPasswordRefused"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["DatabaseBusy"];
+        };
+    };
+    verifyEmail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VerifyEmailRequest"];
+            };
+        };
+        responses: {
+            /** @description The address is verified. */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["InvalidOneTimeToken"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["DatabaseBusy"];
+        };
+    };
+    resendVerification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A new link is on its way, unless the address is verified already. */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            401: components["responses"]["BearerUnauthorized"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["DatabaseBusy"];
+        };
+    };
+    requestPasswordReset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordResetRequest"];
+            };
+        };
+        responses: {
+            /** @description If an account uses the address, a link is on its way. */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["ValidationFailed"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["DatabaseBusy"];
+        };
+    };
+    confirmPasswordReset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordResetConfirmRequest"];
+            };
+        };
+        responses: {
+            /** @description The password is changed and every session of the user is ended. */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["InvalidOneTimeToken"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["NewPasswordRefused"];

@@ -26,6 +26,8 @@ export interface AccessTokenSubject {
   userId: string;
   sessionId: string;
   clientId?: string;
+  /** The `email_verified` claim (OpenID Connect's name): whether the user proved the address theirs. */
+  emailVerified?: boolean;
 }
 
 export class AccessTokenIssuer {
@@ -42,13 +44,13 @@ export class AccessTokenIssuer {
   }
 
   async issue(
-    { userId, sessionId, clientId = 'todo-web' }: AccessTokenSubject,
+    { userId, sessionId, clientId = 'todo-web', emailVerified = false }: AccessTokenSubject,
     now = new Date(),
   ): Promise<IssuedAccessToken> {
     const key = this.#keys.active(now);
     const iat = Math.floor(now.getTime() / 1000);
     const exp = iat + this.#settings.ttlSeconds;
-    const token = await new SignJWT({ sid: sessionId, client_id: clientId })
+    const token = await new SignJWT({ sid: sessionId, client_id: clientId, email_verified: emailVerified })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYPE })
       .setIssuer(this.#settings.issuer)
       .setSubject(userId)

@@ -15,6 +15,17 @@ export interface AuthDeps {
   /** Seals session secrets at rest (AUTH_KEK), and opens them with the KEK that sealed them. */
   kek: KekRing;
   sessions: SessionSettings;
+  recovery: RecoverySettings;
+}
+
+/** Email verification and password reset: where the links point, how long they live, whether login needs one. */
+export interface RecoverySettings {
+  /** The web app hosting /verify-email and /reset-password. */
+  publicAppUrl: string;
+  verificationTtlSeconds: number;
+  resetTtlSeconds: number;
+  /** A login by a user whose address is not verified is refused. */
+  requireVerifiedEmail: boolean;
 }
 
 /** How long sessions live and how a just-spent refresh token is treated. */

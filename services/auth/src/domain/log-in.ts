@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { UnauthorizedError } from '@todo/platform/errors';
+import { ForbiddenError, UnauthorizedError } from '@todo/platform/errors';
 import type { RateLimitReport } from '@todo/platform/http';
 import { UserRepository } from '../repositories/user.repository.ts';
 import type { AuthDeps } from './deps.ts';
@@ -39,12 +39,19 @@ export async function logIn(
   }
   await attempt.succeeded();
   const { user } = found;
+  // Told only to whoever knows the password: no way to learn an address's state without it.
+  if (deps.recovery.requireVerifiedEmail && !user.emailVerifiedAt) {
+    throw new ForbiddenError(
+      'Verify your email address first: follow the link in the mail we sent, or ask for a new one.',
+      'email_not_verified',
+    );
+  }
 
   const newHash = check.rehash ? await deps.hasher.hash(password) : undefined;
   const tokens = await em.transactional(async (tx) => {
     // The cost policy went up, or the hash predates normalisation: upgrade it now that we hold the password.
     if (newHash) await new UserRepository(tx).setPasswordHash(user.id, newHash, new Date());
-    return startSession(deps, tx, user.id);
+    return startSession(deps, tx, user);
   });
   return { tokens, user: toUserView(user) };
 }

@@ -10,6 +10,7 @@ import { UserRepository } from '../repositories/user.repository.ts';
 import { currentSession } from './current-session.ts';
 import type { AuthDeps } from './deps.ts';
 import { assertPasswordAcceptable } from './password-policy.ts';
+import { withdrawOneTimeTokens } from './one-time-tokens.ts';
 import { endSessions } from './sessions.ts';
 import { toUserView, type UserView } from './user-view.ts';
 
@@ -57,6 +58,8 @@ export async function changePassword(
   const hash = await deps.hasher.hash(newPassword);
   await em.transactional(async (tx) => {
     await new UserRepository(tx).setPasswordHash(user.id, hash, new Date());
+    // A reset link mailed before the change must not undo it.
+    await withdrawOneTimeTokens(tx, user.id);
     await endSessions(deps, tx, {
       userId: user.id,
       sessionId: principal.sessionId,

@@ -1,6 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { RateLimitReport } from '@todo/platform/http';
-import { UserRepository } from '../repositories/user.repository.ts';
 import type { AuthDeps } from './deps.ts';
 import { authenticateRefreshToken, type IssuedTokens, invalidGrant, rotateSession } from './sessions.ts';
 import { toUserView, type UserView } from './user-view.ts';
@@ -16,7 +15,5 @@ export async function refresh(
   const outcome = await em.transactional((tx) => rotateSession(deps, tx, token));
   deps.outbox.notifyCommitted();
   if (outcome.kind === 'rejected') throw invalidGrant(outcome.detail);
-  const user = await new UserRepository(em).findById(outcome.userId);
-  if (!user) throw invalidGrant();
-  return { tokens: outcome.tokens, user: toUserView(user) };
+  return { tokens: outcome.tokens, user: toUserView(outcome.user) };
 }

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { newId } from '@todo/platform/db';
 import { USER_REGISTERED } from '@todo/platform/events';
 import type { RateLimitReport } from '@todo/platform/http';
+import { enqueueMail } from '../mail/mail-job.ts';
 import { UserRepository } from '../repositories/user.repository.ts';
 import type { AuthDeps } from './deps.ts';
 import { assertPasswordAcceptable } from './password-policy.ts';
@@ -36,6 +37,8 @@ export async function registerUser(deps: AuthDeps, em: EntityManager, input: Reg
       email: created.email,
       createdAt: created.createdAt.toISOString(),
     });
+    // The verification link, mailed once this commits.
+    await enqueueMail(tx, 'verify_email', created.email);
     return created;
   });
   deps.outbox.notifyCommitted();

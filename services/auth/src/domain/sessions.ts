@@ -9,8 +9,10 @@ import { newId } from '@todo/platform/db';
 import { ServiceUnavailableError, UnauthorizedError } from '@todo/platform/errors';
 import { SESSION_REVOKED, type SessionRevoked } from '@todo/platform/events';
 import type { Session } from '../entities/session.entity.ts';
+import type { User } from '../entities/user.entity.ts';
 import { sessionSecretContext, UnsealError } from '../keys/key-encryption.ts';
 import { SessionRepository } from '../repositories/session.repository.ts';
+import { UserRepository } from '../repositories/user.repository.ts';
 import type { IssuedAccessToken } from './access-tokens.ts';
 import type { AuthDeps, SessionSettings } from './deps.ts';
 import { isAuthentic, mintRefreshToken, parseRefreshToken } from './refresh-tokens.ts';
@@ -37,9 +39,23 @@ function sessionEndsAt(session: Session, settings: SessionSettings): Date {
 export const isLive = (session: Session, settings: SessionSettings, now: Date): boolean =>
   session.revokedAt === null && sessionEndsAt(session, settings) > now;
 
-async function issue(deps: AuthDeps, session: Session, secret: Buffer, now: Date): Promise<IssuedTokens> {
+/** Who a session's tokens speak for: the claims that come from the user rather than the session. */
+type Holder = Pick<User, 'id' | 'emailVerifiedAt'>;
+
+async function issue(
+  deps: AuthDeps,
+  session: Session,
+  secret: Buffer,
+  holder: Holder,
+  now: Date,
+): Promise<IssuedTokens> {
   const accessToken = await deps.tokens.issue(
-    { userId: session.userId, sessionId: session.id, clientId: session.clientId },
+    {
+      userId: session.userId,
+      sessionId: session.id,
+      clientId: session.clientId,
+      emailVerified: holder.emailVerifiedAt != null,
+    },
     now,
   );
   const expires = new Date(accessToken.expiresAt * 1000);
@@ -58,9 +74,10 @@ export const FIRST_PARTY_CLIENT_ID = 'todo-web';
 export async function startSession(
   deps: AuthDeps,
   em: EntityManager,
-  userId: string,
+  user: Holder,
   now = new Date(),
 ): Promise<IssuedTokens> {
+  const userId = user.id;
   const id = newId();
   const secret = randomBytes(32);
   const session = new SessionRepository(em).add({
@@ -77,7 +94,7 @@ export async function startSession(
     revokedAt: null,
     revokedReason: null,
   });
-  return issue(deps, session, secret, now);
+  return issue(deps, session, secret, user, now);
 }
 
 /** A refresh token whose MAC checked out, with the secret of its session for minting the successor. */
@@ -139,7 +156,7 @@ export async function authenticateRefreshToken(
 }
 
 export type RefreshOutcome =
-  | { kind: 'issued'; tokens: IssuedTokens; userId: string }
+  | { kind: 'issued'; tokens: IssuedTokens; user: User }
   | { kind: 'rejected'; detail: string };
 
 /**
@@ -167,7 +184,9 @@ export async function rotateSession(
   }
   // Either a fresh rotation, or the just-spent predecessor within the interval: hand out the current successor.
   session.lastActiveAt = now;
-  return { kind: 'issued', tokens: await issue(deps, session, secret, now), userId: session.userId };
+  const user = await new UserRepository(em).findById(session.userId);
+  if (!user) return { kind: 'rejected', detail: 'The session has ended. Log in again.' };
+  return { kind: 'issued', tokens: await issue(deps, session, secret, user, now), user };
 }
 
 /** Ends a session and records the event that makes its access tokens stop working everywhere. */

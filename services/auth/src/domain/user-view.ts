@@ -5,6 +5,8 @@ export interface UserView {
   id: string;
   email: string;
   name: string | null;
+  /** Whether the user proved the address theirs through a verification link. */
+  emailVerified: boolean;
   createdAt: string;
 }
 
@@ -12,5 +14,6 @@ export const toUserView = (user: User): UserView => ({
   id: user.id,
   email: user.email,
   name: user.name ?? null,
+  emailVerified: user.emailVerifiedAt != null,
   createdAt: user.createdAt.toISOString(),
 });

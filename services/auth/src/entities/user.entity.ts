@@ -7,6 +7,8 @@ export const UserSchema = defineEntity({
     id: p.uuid().primary(),
     email: p.text(),
     name: p.text().nullable(),
+    /** When the user proved the address is theirs (a verification link); null until then. */
+    emailVerifiedAt: p.datetime().nullable(),
     createdAt: p.datetime(),
     updatedAt: p.datetime(),
   },

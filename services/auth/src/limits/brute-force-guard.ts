@@ -29,6 +29,9 @@ export interface BruteForceLimits {
   loginMaxFailuresPerClientPerHour: number;
   registerMaxPerClientPerHour: number;
   refreshMaxPerSessionPerMinute: number;
+  /** Mails asked for (verification resends, password resets), per address and per client, per hour. */
+  mailMaxPerEmailPerHour: number;
+  mailMaxPerClientPerHour: number;
 }
 
 /** An attempt that passed the limits: settle it once the password check said yes or no. */
@@ -59,6 +62,8 @@ export class BruteForceGuard {
   readonly #recheck: Limit;
   readonly #register: Limit;
   readonly #refresh: Limit;
+  readonly #mailToAddress: Limit;
+  readonly #mailFromClient: Limit;
   readonly #checks: Counter<'kind'>;
   readonly #logins: Counter<'outcome'>;
 
@@ -94,6 +99,8 @@ export class BruteForceGuard {
     this.#recheck = limit('recheck', 'password-check', settings.loginMaxConsecutiveFailures, DAY);
     this.#register = limit('register', 'register-client', settings.registerMaxPerClientPerHour, 3600);
     this.#refresh = limit('refresh', 'refresh-session', settings.refreshMaxPerSessionPerMinute, 60);
+    this.#mailToAddress = limit('mail_address', 'mail-address', settings.mailMaxPerEmailPerHour, 3600);
+    this.#mailFromClient = limit('mail_client', 'mail-client', settings.mailMaxPerClientPerHour, 3600);
     this.#checks = new Counter({
       name: 'auth_password_checks_total',
       help: 'Password hashes checked (argon2 runs), by kind: login or re-check on a signed-in account.',
@@ -158,6 +165,17 @@ export class BruteForceGuard {
 
   async refresh(sessionId: string, report: RateLimitReport): Promise<void> {
     await this.#takeAll(report, [[this.#refresh, sessionId]]);
+  }
+
+  /**
+   * A mail asked for (a reset, a verification resend): counted per address, so nobody can mail-bomb one, and
+   * per client, so nobody can mail-bomb many. Counted the same whether or not the address has an account.
+   */
+  async mailRequest(email: string, ip: string, report: RateLimitReport): Promise<void> {
+    await this.#takeAll(report, [
+      [this.#mailToAddress, digest(email)],
+      [this.#mailFromClient, clientKey(ip)],
+    ]);
   }
 
   /**

@@ -23,6 +23,15 @@ export class UserRepository {
     return this.#em.findOne(UserSchema, { id });
   }
 
+  findByEmail(email: string): Promise<User | null> {
+    return this.#em.findOne(UserSchema, { email });
+  }
+
+  /** Records that the user proved the address theirs; the first proof's time stays. */
+  async markEmailVerified(userId: string, now: Date): Promise<void> {
+    await this.#em.nativeUpdate(UserSchema, { id: userId, emailVerifiedAt: null }, { emailVerifiedAt: now, updatedAt: now });
+  }
+
   /** The user and their password hash in one round trip, whether or not the email exists (same cost). */
   async findWithPasswordHash(email: string): Promise<{ user: User; passwordHash: string } | undefined> {
     const [row] = await this.#em.execute<(Record<string, unknown> & { password_hash: string })[]>(
@@ -48,7 +57,7 @@ export class UserRepository {
 
   /** Inserts the user and its credential together; a taken email is a ConflictError. */
   async create({ id, email, name, passwordHash, now }: NewUser): Promise<User> {
-    const user = { id, email, name, createdAt: now, updatedAt: now };
+    const user = { id, email, name, emailVerifiedAt: null, createdAt: now, updatedAt: now };
     try {
       await this.#em.transactional(async (tx) => {
         await tx.insert(UserSchema, user);

@@ -5,7 +5,7 @@
  *
  * | raised                                                  | answer                                          |
  * | ------------------------------------------------------- | ----------------------------------------------- |
- * | `invalid_credentials` (log-in), `invalid_grant` (refresh) | 400 `invalid_grant`                           |
+ * | `invalid_credentials`, `email_not_verified` (log-in), `invalid_grant` (refresh) | 400 `invalid_grant` |
  * | `invalid_client`                                        | its status (400; 401 with its challenge when the client tried HTTP authentication) |
  * | `unsupported_grant_type`, `invalid_scope`, `invalid_request` | 400, the same code                         |
  * | `rate_limited`                                          | 429 `rate_limited`, `Retry-After` and the RateLimit headers kept |
@@ -28,7 +28,7 @@ interface OAuthErrorBody {
 /** Codes the routes raise as they are (RFC 6749 §5.2, RFC 7009 §2.2.1). */
 const OAUTH_CODES = new Set(['invalid_request', 'invalid_client', 'invalid_scope', 'unsupported_grant_type']);
 /** The use cases' ways of saying the grant is no good. */
-const GRANT_REFUSED = new Set(['invalid_credentials', 'invalid_grant']);
+const GRANT_REFUSED = new Set(['invalid_credentials', 'invalid_grant', 'email_not_verified']);
 /** Headers of a refusal that stay true as OAuth answers. */
 const KEPT_HEADERS = ['retry-after', 'www-authenticate'];
 
