@@ -235,6 +235,40 @@ describe('a user who forgot their password gets back in with a reset link, and e
   });
 });
 
+describe('with REQUIRE_VERIFIED_EMAIL, only a verified address may log in', () => {
+  it('a login before verification is 403 email-not-verified (invalid_grant over OAuth), and works once the link is followed', async () => {
+    const strict = await startAuthReplica(stack, {
+      AUTH_KEK: stack.auth.config.AUTH_KEK.toString('base64'),
+      SMTP_URL: smtp.url,
+      PUBLIC_APP_URL: APP,
+      REQUIRE_VERIFIED_EMAIL: 'true',
+      MAIL_MAX_PER_CLIENT_PER_HOUR: '100000',
+    });
+    try {
+      const email = `careful-${Date.now()}@example.com`;
+      const password = 'a passphrase to verify first';
+      expect((await strict.client.POST('/auth/register', { body: { email, password } })).response.status).toBe(201);
+
+      const refused = await strict.client.POST('/auth/login', { body: { email, password } });
+      expect(refused.response.status).toBe(403);
+      expect(refused.error).toMatchObject({ type: expect.stringContaining('email-not-verified') });
+      const oauth = await fetch(`${strict.url}/oauth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'password', client_id: 'todo-web', username: email, password }),
+      });
+      expect(oauth.status).toBe(400);
+      expect(await oauth.json()).toMatchObject({ error: 'invalid_grant' });
+
+      const { token } = linkIn(await mailWithLink(email, '/verify-email'), '/verify-email');
+      expect((await strict.client.POST('/auth/verify-email', { body: { token } })).response.status).toBe(204);
+      expect((await strict.client.POST('/auth/login', { body: { email, password } })).response.status).toBe(200);
+    } finally {
+      await strict.stop();
+    }
+  });
+});
+
 describe('nobody can use the service to flood a mailbox', () => {
   it('reset requests for one address are limited, with the RateLimit headers, and a refused one sends nothing', async () => {
     const strict = await startAuthReplica(stack, {
