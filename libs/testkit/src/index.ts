@@ -25,3 +25,4 @@ export {
   type TestUser,
   testLogger,
 } from './services.ts';
+export { type ReceivedMail, startSmtpServer, type TestSmtpServer } from './smtp-server.ts';
