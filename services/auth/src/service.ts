@@ -8,14 +8,17 @@ import type { ServiceBuilder } from '@todo/platform/service';
 import { createApp } from './app.ts';
 import type { AuthConfig } from './config.ts';
 import { AccessTokenIssuer } from './domain/access-tokens.ts';
+import { composeRecoveryMail } from './domain/account-recovery.ts';
 import type { AuthDeps } from './domain/deps.ts';
 import { createPasswordHasher } from './domain/passwords.ts';
 import { sweepEndedSessions } from './domain/sessions.ts';
 import { kekRingFor } from './keys/key-encryption.ts';
 import { type SigningKeys, signingKeysFor } from './keys/signing-keys.ts';
 import { BruteForceGuard } from './limits/brute-force-guard.ts';
+import { MailRelay } from './mail/mail-relay.ts';
+import { createMailTransport } from './mail/transport.ts';
 
-export const buildAuthService: ServiceBuilder<AuthConfig, { keys: SigningKeys }> = async ({
+export const buildAuthService: ServiceBuilder<AuthConfig, { keys: SigningKeys; mail: MailRelay }> = async ({
   config,
   logger,
   metrics,
@@ -70,12 +73,26 @@ export const buildAuthService: ServiceBuilder<AuthConfig, { keys: SigningKeys }>
   }, 3_600_000);
   sweepSessions.unref();
 
+  const mailTransport = createMailTransport(config.SMTP_URL, logger);
+  const mail = new MailRelay({
+    orm,
+    transport: mailTransport,
+    compose: composeRecoveryMail(auth),
+    from: config.MAIL_FROM,
+    logger,
+    registry: metrics.registry,
+  });
+  mail.start();
+
   return {
     app: createApp({ config, logger, metrics, orm, keys, auth }),
-    handles: { keys },
+    details: { mail: mail.readiness },
+    handles: { keys, mail },
     async stop() {
       clearInterval(reloadKeys);
       clearInterval(sweepSessions);
+      await mail.stop();
+      mailTransport.close();
     },
   };
 };
