@@ -65,9 +65,11 @@ describe.each(overlays)('traffic in k8s/overlays/%s', (overlay) => {
     }
   });
 
-  it('lets the services and the migration Jobs reach DNS, the database and NATS, and todo the auth service, nothing else', () => {
+  it('lets the services and the migration Jobs reach DNS, the database and NATS, auth its SMTP server and todo the auth service, nothing else', () => {
+    // SMTP from auth only: the local overlay's Mailpit (1025), elsewhere submission (587) or implicit TLS (465).
+    const smtp = overlay === 'local' ? ['TCP/1025'] : ['TCP/465', 'TCP/587'];
     const expected: Record<string, string[]> = {
-      'Deployment/auth': ['TCP/4222', 'TCP/53', 'TCP/5432', 'UDP/53'],
+      'Deployment/auth': ['TCP/4222', 'TCP/53', 'TCP/5432', 'UDP/53', ...smtp].sort(),
       'Deployment/todo': ['TCP/3001', 'TCP/4222', 'TCP/53', 'TCP/5432', 'UDP/53'],
       'Job/auth-migrate': ['TCP/4222', 'TCP/53', 'TCP/5432', 'UDP/53'],
       'Job/todo-migrate': ['TCP/4222', 'TCP/53', 'TCP/5432', 'UDP/53'],
