@@ -55,11 +55,21 @@ export const buildAuthService: ServiceBuilder<AuthConfig, { keys: SigningKeys; m
         loginMaxFailuresPerClientPerHour: config.LOGIN_MAX_FAILURES_PER_CLIENT_PER_HOUR,
         registerMaxPerClientPerHour: config.REGISTER_MAX_PER_IP_PER_HOUR,
         refreshMaxPerSessionPerMinute: config.REFRESH_MAX_PER_SESSION_PER_MINUTE,
+        mailMaxPerEmailPerHour: config.MAIL_MAX_PER_EMAIL_PER_HOUR,
+        mailMaxPerClientPerHour: config.MAIL_MAX_PER_CLIENT_PER_HOUR,
       },
       metrics.registry,
     ),
     outbox,
     kek,
+    recovery: {
+      publicAppUrl: config.PUBLIC_APP_URL,
+      verificationTtlSeconds: config.EMAIL_VERIFICATION_TTL_SECONDS,
+      resetTtlSeconds: config.PASSWORD_RESET_TTL_SECONDS,
+      requireVerifiedEmail: config.REQUIRE_VERIFIED_EMAIL,
+    },
+    // The relay is made below, from these deps (its compose function uses them).
+    mail: { notify: () => mail.notify() },
     sessions: {
       lifetimeSeconds: config.SESSION_LIFETIME_SECONDS,
       idleTimeoutSeconds: config.SESSION_IDLE_TIMEOUT_SECONDS,

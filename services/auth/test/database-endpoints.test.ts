@@ -163,9 +163,9 @@ describe("Neon's split: the service on the pooled endpoint, migrations on the di
     await migrateDatabase(migrationOptions(direct, migrations.slice(0, -1)));
 
     await withClient(direct, async (holder) => {
-      // A long read holds its lock on the table the last migration alters.
+      // A long read holds its lock on the table the last migration alters (it adds a column to auth.users).
       await holder.query('BEGIN');
-      await holder.query('LOCK TABLE auth.outbox IN ACCESS SHARE MODE');
+      await holder.query('LOCK TABLE auth.users IN ACCESS SHARE MODE');
       await expect(migrateDatabase(migrationOptions(direct), { lockTimeoutMs: 300 })).rejects.toThrow(/lock timeout/);
       await holder.query('ROLLBACK');
     });

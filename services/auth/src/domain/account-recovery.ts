@@ -25,6 +25,7 @@ export async function requestPasswordReset(
 ): Promise<void> {
   await deps.guard.mailRequest(email, ip, limits);
   await em.transactional((tx) => enqueueMail(tx, 'reset_password', email));
+  deps.mail.notify();
 }
 
 /**
@@ -71,6 +72,7 @@ export async function resendVerification(
   await deps.guard.mailRequest(user.email, ip, limits);
   if (user.emailVerifiedAt) return;
   await em.transactional((tx) => enqueueMail(tx, 'verify_email', user.email));
+  deps.mail.notify();
 }
 
 /** The mail of a job, with its fresh token; nothing for an address without an account or already verified. */
@@ -93,7 +95,11 @@ export const composeRecoveryMail =
         expiresInMinutes: Math.round(verificationTtlSeconds / 60),
       });
     }
-    const token = await issueOneTimeToken(tx, { userId: user.id, purpose: 'reset_password', ttlSeconds: resetTtlSeconds });
+    const token = await issueOneTimeToken(tx, {
+      userId: user.id,
+      purpose: 'reset_password',
+      ttlSeconds: resetTtlSeconds,
+    });
     return renderMail('reset_password', {
       to: user.email,
       link: linkTo(publicAppUrl, '/reset-password', token),

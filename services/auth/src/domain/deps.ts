@@ -16,10 +16,12 @@ export interface AuthDeps {
   kek: KekRing;
   sessions: SessionSettings;
   recovery: RecoverySettings;
+  /** Wakes the mail relay after a commit that wrote a mail job (it also polls). */
+  mail: { notify(): void };
 }
 
 /** Email verification and password reset: where the links point, how long they live, whether login needs one. */
-export interface RecoverySettings {
+interface RecoverySettings {
   /** The web app hosting /verify-email and /reset-password. */
   publicAppUrl: string;
   verificationTtlSeconds: number;

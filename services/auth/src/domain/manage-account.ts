@@ -9,8 +9,8 @@ import { SessionRepository } from '../repositories/session.repository.ts';
 import { UserRepository } from '../repositories/user.repository.ts';
 import { currentSession } from './current-session.ts';
 import type { AuthDeps } from './deps.ts';
-import { assertPasswordAcceptable } from './password-policy.ts';
 import { withdrawOneTimeTokens } from './one-time-tokens.ts';
+import { assertPasswordAcceptable } from './password-policy.ts';
 import { endSessions } from './sessions.ts';
 import { toUserView, type UserView } from './user-view.ts';
 

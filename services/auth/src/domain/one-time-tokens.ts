@@ -8,8 +8,8 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { BadRequestError } from '@todo/platform/errors';
 import { newId } from '@todo/platform/db';
+import { BadRequestError } from '@todo/platform/errors';
 
 export type TokenPurpose = 'verify_email' | 'reset_password';
 
@@ -18,7 +18,7 @@ const TOKEN = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.
 
 const digest = (secret: Buffer) => createHash('sha256').update(secret).digest();
 
-export const invalidToken = () =>
+const invalidToken = () =>
   new BadRequestError(
     'This link is not valid: it may have expired, been used already, or been replaced by a newer one. Ask for a new one.',
     'invalid_one_time_token',
@@ -27,7 +27,12 @@ export const invalidToken = () =>
 /** Makes a token for `userId` and `purpose`, withdrawing the user's earlier ones of that purpose. */
 export async function issueOneTimeToken(
   tx: EntityManager,
-  { userId, purpose, ttlSeconds, now = new Date() }: { userId: string; purpose: TokenPurpose; ttlSeconds: number; now?: Date },
+  {
+    userId,
+    purpose,
+    ttlSeconds,
+    now = new Date(),
+  }: { userId: string; purpose: TokenPurpose; ttlSeconds: number; now?: Date },
 ): Promise<string> {
   const id = newId();
   const secret = randomBytes(SECRET_BYTES);

@@ -42,5 +42,6 @@ export async function registerUser(deps: AuthDeps, em: EntityManager, input: Reg
     return created;
   });
   deps.outbox.notifyCommitted();
+  deps.mail.notify();
   return toUserView(user);
 }

@@ -33,8 +33,11 @@ export type ComposeMail = (tx: EntityManager, job: MailJob) => Promise<Mail | un
 
 /** Records a mail to send, in the caller's transaction. */
 export async function enqueueMail(tx: EntityManager, kind: MailKind, email: string, now = new Date()): Promise<void> {
-  await tx.execute(
-    'insert into auth.mail_jobs (id, kind, email, created_at, next_attempt_at) values (?, ?, ?, ?, ?)',
-    [newId(), kind, email, now, now],
-  );
+  await tx.execute('insert into auth.mail_jobs (id, kind, email, created_at, next_attempt_at) values (?, ?, ?, ?, ?)', [
+    newId(),
+    kind,
+    email,
+    now,
+    now,
+  ]);
 }

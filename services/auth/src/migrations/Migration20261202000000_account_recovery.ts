@@ -39,9 +39,7 @@ export class Migration20261202000000_account_recovery extends Migration {
         last_error text,
         constraint mail_jobs_kind check (kind in ('verify_email', 'reset_password'))
       )`);
-    this.addSql(
-      'create index mail_jobs_pending on auth.mail_jobs (next_attempt_at) where sent_at is null',
-    );
+    this.addSql('create index mail_jobs_pending on auth.mail_jobs (next_attempt_at) where sent_at is null');
   }
 
   override down(): void {

@@ -29,7 +29,11 @@ export class UserRepository {
 
   /** Records that the user proved the address theirs; the first proof's time stays. */
   async markEmailVerified(userId: string, now: Date): Promise<void> {
-    await this.#em.nativeUpdate(UserSchema, { id: userId, emailVerifiedAt: null }, { emailVerifiedAt: now, updatedAt: now });
+    await this.#em.nativeUpdate(
+      UserSchema,
+      { id: userId, emailVerifiedAt: null },
+      { emailVerifiedAt: now, updatedAt: now },
+    );
   }
 
   /** The user and their password hash in one round trip, whether or not the email exists (same cost). */
