@@ -83,7 +83,9 @@ export const buildAuthService: ServiceBuilder<AuthConfig, { keys: SigningKeys; m
   }, 3_600_000);
   sweepSessions.unref();
 
-  const mailTransport = createMailTransport(config.SMTP_URL, logger);
+  const mailTransport = createMailTransport(config.SMTP_URL, logger, {
+    revealLinks: config.NODE_ENV === 'development',
+  });
   const mail = new MailRelay({
     orm,
     transport: mailTransport,

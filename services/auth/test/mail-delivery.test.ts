@@ -58,13 +58,15 @@ interface TestRelay {
   sent(outcome: 'sent' | 'dropped' | 'failed', kind?: MailKind): Promise<number>;
 }
 
-function startRelay(options: Partial<MailRelayOptions> & { smtpUrl?: string | null } = {}): TestRelay {
+function startRelay(
+  options: Partial<MailRelayOptions> & { smtpUrl?: string | null; revealLinks?: boolean } = {},
+): TestRelay {
   const logs = capturedLogger('auth', 'debug');
   const registry = new Registry();
-  const { smtpUrl = smtp.url, ...rest } = options;
+  const { smtpUrl = smtp.url, revealLinks = false, ...rest } = options;
   const relay = new MailRelay({
     orm,
-    transport: createMailTransport(smtpUrl ?? undefined, logs.logger),
+    transport: createMailTransport(smtpUrl ?? undefined, logs.logger, { revealLinks }),
     compose: composeAll,
     from: 'todo-platform <no-reply@todo.test>',
     logger: logs.logger,
@@ -246,8 +248,8 @@ describe('a mail asked for in a transaction reaches the user exactly once', () =
     expect(await sent('sent', 'reset_password')).toBe(1);
   });
 
-  it('writes the mail to the log instead, when no SMTP server is configured (development)', async () => {
-    const { logs } = startRelay({ smtpUrl: null });
+  it('writes the mail to the log instead, when no SMTP server is configured: links and all in development', async () => {
+    const { logs } = startRelay({ smtpUrl: null, revealLinks: true });
     const email = address('logged.example');
     const before = smtp.messages.length;
 
@@ -264,5 +266,17 @@ describe('a mail asked for in a transaction reaches the user exactly once', () =
       text: expect.stringContaining(linkFor(id)),
     });
     expect(smtp.messages.length).toBe(before);
+  });
+
+  it('anywhere but development, a logged mail has its link token redacted', async () => {
+    const { logs } = startRelay({ smtpUrl: null });
+    const email = address('redacted.example');
+
+    const id = await enqueue('verify_email', email);
+    await waitUntilDone(email);
+
+    const logged = logs.raw.find((line) => line.includes('mail logged, not sent'));
+    expect(logged).toContain('#token=[redacted]');
+    expect(logs.raw.filter((line) => line.includes(`${id}.secret`))).toEqual([]);
   });
 });

@@ -34,13 +34,29 @@ const TIMEOUTS = {
   dnsTimeout: 10_000,
 };
 
-/** The transport for SMTP_URL (smtp://: STARTTLS when offered; smtps://: TLS from the first byte). */
-export function createMailTransport(smtpUrl: string | undefined, logger: Logger): MailTransport {
+/** A link's token, wherever it sits in a mail's text. */
+const LINK_TOKEN = /#token=[^\s"'<>]+/g;
+
+/**
+ * The transport for SMTP_URL (smtp://: STARTTLS when offered; smtps://: TLS from the first byte). Without one,
+ * mails are logged: with their links' tokens only when `revealLinks` (NODE_ENV=development, `npm start`: the
+ * developer follows the link from the console); anywhere else the tokens are redacted, as in every log line.
+ */
+export function createMailTransport(
+  smtpUrl: string | undefined,
+  logger: Logger,
+  { revealLinks = false }: { revealLinks?: boolean } = {},
+): MailTransport {
   if (!smtpUrl) {
-    logger.warn('SMTP_URL is not set: mails are written to this log, not sent (development only)');
+    logger.warn(
+      revealLinks
+        ? 'SMTP_URL is not set: mails are written to this log, links included, not sent (development only)'
+        : 'SMTP_URL is not set: mails are written to this log with their links redacted, not sent',
+    );
     return {
       async sendMail({ to, subject, text, messageId }) {
-        logger.info({ mail: { to, subject, messageId, text } }, 'mail logged, not sent (no SMTP_URL)');
+        const body = revealLinks ? text : text.replace(LINK_TOKEN, '#token=[redacted]');
+        logger.info({ mail: { to, subject, messageId, text: body } }, 'mail logged, not sent (no SMTP_URL)');
       },
       close() {},
     };
