@@ -8,6 +8,7 @@ const user = {
   id: '6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b',
   email: 'carol@example.com',
   name: null,
+  emailVerified: false,
   createdAt: '2026-03-01T12:00:00.000Z',
 };
 const json = { 'content-type': 'application/json; charset=utf-8', 'x-request-id': 'req-1' };
