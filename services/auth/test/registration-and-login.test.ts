@@ -16,7 +16,8 @@ describe('signing up and logging in', () => {
     });
     expect(res.response.status).toBe(201);
     expect(res.response.headers.get('location')).toBe('/auth/me');
-    expect(Object.keys(res.data ?? {}).sort()).toEqual(['createdAt', 'email', 'id', 'name']);
+    expect(Object.keys(res.data ?? {}).sort()).toEqual(['createdAt', 'email', 'emailVerified', 'id', 'name']);
+    expect(res.data?.emailVerified).toBe(false);
     expect(res.data).toMatchObject({ email: 'carol@example.com', name: 'Carol' });
     expect(JSON.stringify(res.data)).not.toContain(password);
   });

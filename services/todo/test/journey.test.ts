@@ -69,7 +69,7 @@ describe('a new user signs up and keeps a todo list', () => {
   it('reports both services ready on their ops ports, which serve no API', async () => {
     for (const [ops, events] of [
       [stack.ops, { nats: 'ok', outbox: 'ok', revocations: 'ok', jwks: 'ok' }],
-      [stack.auth.ops, { nats: 'ok', outbox: 'ok' }],
+      [stack.auth.ops, { nats: 'ok', outbox: 'ok', mail: 'ok' }],
     ] as const) {
       const ready = await ops.get<{ status: string; checks: Record<string, string>; details: Record<string, string> }>(
         '/readyz',
