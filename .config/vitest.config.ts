@@ -46,7 +46,9 @@ export default defineConfig({
       variant('todo', 'tls', ['test/journey.test.ts', 'test/todo-lifecycle.test.ts']),
     ],
     pool: 'forks',
-    maxWorkers: 2,
+    // Three files at a time on CI's two cores: most stories wait on the network, the database and NATS, not on
+    // the CPU (measured: 330 s instead of 430 s for the whole run, with the same results).
+    maxWorkers: 3,
     // The JSON report is what CI counts ("N passed, M failed").
     reporters: ['default', ['json', { outputFile: '.reports/vitest.json' }]],
   },
