@@ -1,3 +1,4 @@
+export { type Backlog, registerBacklogGauges } from './backlog.ts';
 export {
   type Broker,
   type BrokerState,

@@ -13,9 +13,10 @@ import { defineEntity, type InferEntity, p, raw } from '@mikro-orm/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { jetstream } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 import { newId } from '../db/ids.ts';
 import type { Logger } from '../logger.ts';
+import { type Backlog, registerBacklogGauges } from './backlog.ts';
 import type { Broker } from './connection.ts';
 import { type CloudEvent, type EventData, type EventType, eventSubject } from './contracts.ts';
 import { subjectOf } from './streams.ts';
@@ -115,11 +116,7 @@ export interface OutboxRelayOptions {
   alarmAfterMs?: number;
 }
 
-export interface OutboxBacklog {
-  pending: number;
-  /** Seconds since the oldest unpublished event was written; 0 when none is waiting. */
-  oldestAgeSeconds: number;
-}
+export type OutboxBacklog = Backlog;
 
 interface BatchResult {
   published: number;
@@ -164,26 +161,15 @@ export class OutboxRelay {
         registers,
       }),
     };
-    // Read at scrape time. With the database away the last values stay (the database metrics say why).
-    const backlog = () => this.backlog().catch(() => undefined);
-    new Gauge({
-      name: 'outbox_events_pending',
-      help: 'Events committed but not yet published.',
-      registers,
-      async collect() {
-        const now = await backlog();
-        if (now) this.set(now.pending);
+    registerBacklogGauges(
+      options.registry,
+      () => this.backlog(),
+      { pending: 'outbox_events_pending', oldest: 'outbox_oldest_pending_age_seconds' },
+      {
+        pending: 'Events committed but not yet published.',
+        oldest: 'Age of the oldest event not yet published (0 when none waits).',
       },
-    });
-    new Gauge({
-      name: 'outbox_oldest_pending_age_seconds',
-      help: 'Age of the oldest event not yet published (0 when none waits).',
-      registers,
-      async collect() {
-        const now = await backlog();
-        if (now) this.set(now.oldestAgeSeconds);
-      },
-    });
+    );
   }
 
   start(): void {

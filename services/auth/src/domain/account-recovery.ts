@@ -8,7 +8,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Principal } from '@todo/platform/auth';
 import type { RateLimitReport } from '@todo/platform/http';
-import { type ComposeMail, enqueueMail, type MailJob } from '../mail/mail-job.ts';
+import { type ComposeMail, enqueueMail, type MailJob, type MailKind } from '../mail/mail-job.ts';
 import { renderMail } from '../mail/templates.ts';
 import { UserRepository } from '../repositories/user.repository.ts';
 import { currentSession } from './current-session.ts';
@@ -75,35 +75,25 @@ export async function resendVerification(
   deps.mail.notify();
 }
 
+/** What each kind of mail links to, and how long its token lives. */
+const LINKS: Record<MailKind, { page: string; ttlSeconds: (settings: AuthDeps['recovery']) => number }> = {
+  verify_email: { page: '/verify-email', ttlSeconds: (s) => s.verificationTtlSeconds },
+  reset_password: { page: '/reset-password', ttlSeconds: (s) => s.resetTtlSeconds },
+};
+
 /** The mail of a job, with its fresh token; nothing for an address without an account or already verified. */
 export const composeRecoveryMail =
   (deps: Pick<AuthDeps, 'recovery'>): ComposeMail =>
   async (tx: EntityManager, job: MailJob) => {
     const user = await new UserRepository(tx).findByEmail(job.email);
-    if (!user) return undefined;
-    const { publicAppUrl, verificationTtlSeconds, resetTtlSeconds } = deps.recovery;
-    if (job.kind === 'verify_email') {
-      if (user.emailVerifiedAt) return undefined;
-      const token = await issueOneTimeToken(tx, {
-        userId: user.id,
-        purpose: 'verify_email',
-        ttlSeconds: verificationTtlSeconds,
-      });
-      return renderMail('verify_email', {
-        to: user.email,
-        link: linkTo(publicAppUrl, '/verify-email', token),
-        expiresInMinutes: Math.round(verificationTtlSeconds / 60),
-      });
-    }
-    const token = await issueOneTimeToken(tx, {
-      userId: user.id,
-      purpose: 'reset_password',
-      ttlSeconds: resetTtlSeconds,
-    });
-    return renderMail('reset_password', {
+    if (!user || (job.kind === 'verify_email' && user.emailVerifiedAt)) return undefined;
+    const { page, ttlSeconds } = LINKS[job.kind];
+    const ttl = ttlSeconds(deps.recovery);
+    const token = await issueOneTimeToken(tx, { userId: user.id, purpose: job.kind, ttlSeconds: ttl });
+    return renderMail(job.kind, {
       to: user.email,
-      link: linkTo(publicAppUrl, '/reset-password', token),
-      expiresInMinutes: Math.round(resetTtlSeconds / 60),
+      link: linkTo(deps.recovery.publicAppUrl, page, token),
+      expiresInMinutes: Math.round(ttl / 60),
     });
   };
 

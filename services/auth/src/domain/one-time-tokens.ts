@@ -65,11 +65,15 @@ export async function checkOneTimeToken(
   const parts = TOKEN.exec(token);
   const [, id, secret] = parts ?? [];
   if (!id || !secret) throw invalidToken();
+  const secretBytes = Buffer.from(secret, 'base64url');
+  // 43 characters carry 258 bits for 256: the last one has four spellings of the same bytes. Only the one we
+  // wrote is the token.
+  if (secretBytes.toString('base64url') !== secret) throw invalidToken();
   const [row] = await em.execute<TokenRow[]>(
     `select user_id, purpose, secret_hash, expires_at, used_at from auth.one_time_tokens where id = ?${spend ? ' for update' : ''}`,
     [id],
   );
-  const presented = digest(Buffer.from(secret, 'base64url'));
+  const presented = digest(secretBytes);
   // Compared whatever the row says, so a known id with a wrong secret costs what any other miss costs.
   const matches = timingSafeEqual(presented, row ? Buffer.from(row.secret_hash) : Buffer.alloc(presented.length));
   if (!row || !matches || row.purpose !== purpose || row.used_at !== null || new Date(row.expires_at) <= now) {

@@ -8,8 +8,9 @@
  * Message-ID. Polls, and sends at once when `notify()` says a job was committed.
  */
 import type { MikroORM } from '@todo/platform/db';
+import { type Backlog, registerBacklogGauges } from '@todo/platform/events';
 import type { Logger } from '@todo/platform/logger';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 import type { ComposeMail, MailJob, MailKind } from './mail-job.ts';
 import type { MailTransport } from './transport.ts';
 
@@ -32,11 +33,7 @@ export interface MailRelayOptions {
   keepSentMs?: number;
 }
 
-export interface MailBacklog {
-  pending: number;
-  /** Seconds since the oldest unsent job was written; 0 when none is waiting. */
-  oldestAgeSeconds: number;
-}
+export type MailBacklog = Backlog;
 
 interface JobRow {
   id: string;
@@ -98,26 +95,12 @@ export class MailRelay {
       labelNames: ['kind', 'outcome'],
       registers,
     });
-    // Read at scrape time. With the database away the last values stay (the database metrics say why).
-    const backlog = () => this.backlog().catch(() => undefined);
-    new Gauge({
-      name: 'mail_jobs_pending',
-      help: 'Mails waiting to be sent.',
-      registers,
-      async collect() {
-        const now = await backlog();
-        if (now) this.set(now.pending);
-      },
-    });
-    new Gauge({
-      name: 'mail_oldest_pending_age_seconds',
-      help: 'Age of the oldest mail not yet sent (0 when none waits).',
-      registers,
-      async collect() {
-        const now = await backlog();
-        if (now) this.set(now.oldestAgeSeconds);
-      },
-    });
+    registerBacklogGauges(
+      options.registry,
+      () => this.backlog(),
+      { pending: 'mail_jobs_pending', oldest: 'mail_oldest_pending_age_seconds' },
+      { pending: 'Mails waiting to be sent.', oldest: 'Age of the oldest mail not yet sent (0 when none waits).' },
+    );
   }
 
   start(): void {
