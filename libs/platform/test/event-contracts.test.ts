@@ -86,6 +86,10 @@ function sampleEvents(): Record<EventType, Json> {
       deletedAt: epochSeconds(new Date()),
       tokensExpireBy: inFifteenMinutes,
     }),
+    'auth.user.email_verified': cloudEvent('auth.user.email_verified', {
+      userId,
+      verifiedAt: new Date().toISOString(),
+    }),
     'todo.created': cloudEvent('todo.created', { ownerId: userId, todoId, version: 1, todo }),
     'todo.updated': cloudEvent('todo.updated', {
       ownerId: userId,

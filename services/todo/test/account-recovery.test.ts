@@ -3,9 +3,11 @@
  * server, the link is read out of the mail, and the page it opens calls the API with the token from the link.
  * The todo service beside the auth service shows that a reset ends every session everywhere.
  */
-import { bearer, type ReceivedMail, startSmtpServer, type TestSmtpServer } from '@todo/testkit';
+import { authEventsStream } from '@todo/platform/events';
+import { bearer, type ReceivedMail, readStream, startSmtpServer, type TestSmtpServer } from '@todo/testkit';
 import { decodeJwt } from 'jose';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { namespaceOf } from './support/events.ts';
 import { type Stack, startAuthReplica, startStack } from './support/stack.ts';
 
 const APP = 'https://app.example.test';
@@ -91,6 +93,18 @@ describe('a new user proves their address with the link mailed at registration',
     expect(await me(user.accessToken)).toMatchObject({ emailVerified: true });
     const next = await stack.auth.logIn(user.email, user.password);
     expect(decodeJwt(next.access_token).email_verified).toBe(true);
+
+    // Other services learn of it: one auth.user.email_verified about the user.
+    await vi.waitFor(
+      async () => {
+        const messages = await readStream(inject('natsUrl'), authEventsStream(namespaceOf(stack)).name);
+        const verified = messages
+          .map((m) => m.body as { type: string; subject: string; data: { userId: string } })
+          .filter((e) => e.type === 'auth.user.email_verified' && e.subject === user.id);
+        expect(verified.map((e) => e.data.userId)).toEqual([user.id]);
+      },
+      { timeout: 10_000, message: 'auth.user.email_verified to be published' },
+    );
 
     const again = await verify(token);
     expect(again.response.status).toBe(400);

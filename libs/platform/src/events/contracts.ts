@@ -13,6 +13,7 @@ import { codePointLength, plainText, withoutDefaults } from '../http/validate.ts
 export const USER_REGISTERED = 'auth.user.registered';
 export const SESSION_REVOKED = 'auth.session.revoked';
 export const USER_DELETED = 'auth.user.deleted';
+export const USER_EMAIL_VERIFIED = 'auth.user.email_verified';
 export const TODO_CREATED = 'todo.created';
 export const TODO_UPDATED = 'todo.updated';
 export const TODO_DELETED = 'todo.deleted';
@@ -48,6 +49,13 @@ export const userDeletedData = z.object({
   tokensExpireBy: epochSeconds,
 });
 export type UserDeleted = z.infer<typeof userDeletedData>;
+
+/** Subject: the user id. The user proved the address theirs (a verification link); once per user. */
+export const userEmailVerifiedData = z.object({
+  userId: uuid,
+  verifiedAt: dateTime,
+});
+export type UserEmailVerified = z.infer<typeof userEmailVerifiedData>;
 
 /**
  * An instant as a client writes it: RFC 3339 with an offset. Any number of fractional digits is RFC 3339;
@@ -108,6 +116,7 @@ export const eventContracts = {
   [USER_REGISTERED]: userRegisteredData,
   [SESSION_REVOKED]: sessionRevokedData,
   [USER_DELETED]: userDeletedData,
+  [USER_EMAIL_VERIFIED]: userEmailVerifiedData,
   [TODO_CREATED]: todoChangedData,
   [TODO_UPDATED]: todoChangedData,
   [TODO_DELETED]: todoDeletedData,
@@ -121,6 +130,7 @@ export const eventSubject: { [T in EventType]: (data: EventData<T>) => string } 
   [USER_REGISTERED]: (data) => data.userId,
   [SESSION_REVOKED]: (data) => data.sessionId,
   [USER_DELETED]: (data) => data.userId,
+  [USER_EMAIL_VERIFIED]: (data) => data.userId,
   [TODO_CREATED]: (data) => data.todoId,
   [TODO_UPDATED]: (data) => data.todoId,
   [TODO_DELETED]: (data) => data.todoId,

@@ -44,6 +44,7 @@ export {
   todoFields,
   todoRepresentation,
   USER_DELETED,
+  USER_EMAIL_VERIFIED,
   USER_REGISTERED,
   type UserDeleted,
   type UserRegistered,

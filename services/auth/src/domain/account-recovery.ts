@@ -7,6 +7,7 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Principal } from '@todo/platform/auth';
+import { USER_EMAIL_VERIFIED } from '@todo/platform/events';
 import type { RateLimitReport } from '@todo/platform/http';
 import { type ComposeMail, enqueueMail, type MailJob, type MailKind } from '../mail/mail-job.ts';
 import { renderMail } from '../mail/templates.ts';
@@ -57,7 +58,11 @@ export async function confirmPasswordReset(
 export async function verifyEmail(deps: AuthDeps, em: EntityManager, { token }: { token: string }): Promise<void> {
   await em.transactional(async (tx) => {
     const userId = await checkOneTimeToken(tx, token, 'verify_email', { spend: true });
-    await new UserRepository(tx).markEmailVerified(userId, new Date());
+    const now = new Date();
+    // Only the first proof counts (the token is spent either way); other services learn of it once.
+    if (await new UserRepository(tx).markEmailVerified(userId, now)) {
+      deps.outbox.enqueue(tx, USER_EMAIL_VERIFIED, { userId, verifiedAt: now.toISOString() });
+    }
   });
   deps.outbox.notifyCommitted();
 }

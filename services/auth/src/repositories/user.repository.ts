@@ -27,13 +27,14 @@ export class UserRepository {
     return this.#em.findOne(UserSchema, { email });
   }
 
-  /** Records that the user proved the address theirs; the first proof's time stays. */
-  async markEmailVerified(userId: string, now: Date): Promise<void> {
-    await this.#em.nativeUpdate(
+  /** Records that the user proved the address theirs; the first proof's time stays. Whether this was the first. */
+  async markEmailVerified(userId: string, now: Date): Promise<boolean> {
+    const changed = await this.#em.nativeUpdate(
       UserSchema,
       { id: userId, emailVerifiedAt: null },
       { emailVerifiedAt: now, updatedAt: now },
     );
+    return changed > 0;
   }
 
   /** The user and their password hash in one round trip, whether or not the email exists (same cost). */
