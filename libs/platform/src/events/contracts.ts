@@ -51,11 +51,10 @@ export const userDeletedData = z.object({
 export type UserDeleted = z.infer<typeof userDeletedData>;
 
 /** Subject: the user id. The user proved the address theirs (a verification link); once per user. */
-export const userEmailVerifiedData = z.object({
+const userEmailVerifiedData = z.object({
   userId: uuid,
   verifiedAt: dateTime,
 });
-export type UserEmailVerified = z.infer<typeof userEmailVerifiedData>;
 
 /**
  * An instant as a client writes it: RFC 3339 with an offset. Any number of fractional digits is RFC 3339;
