@@ -9,10 +9,11 @@ const services = { auth, todo };
 /**
  * The services' stories again, the two ways production reaches its database: through a PgBouncer in transaction
  * pooling mode (Neon's pooled endpoint; migrations go direct), and over TLS only with `sslmode=verify-full`
- * against a CA made for the run (see libs/testkit's global setup). Not every story: those that use the database
- * the most ways (sessions, the PostgreSQL-backed limits, revocations through the outbox) for the pooler, whose
- * transaction mode is what breaks session state (auth's database-endpoints story logs in through one as well); the main journeys for TLS, which changes
- * only the connection. The rest would add minutes and no new way of talking to PostgreSQL.
+ * against a CA made for the run (see libs/testkit's global setup). Not every story: for the pooler, whose
+ * transaction mode is what breaks session state, those that use the database the most ways (sessions, the
+ * PostgreSQL-backed limits, revocations through the outbox; auth's database-endpoints story logs in through one
+ * as well); for TLS, which changes only the connection, the main journeys. The rest would add minutes and no new
+ * way of talking to PostgreSQL.
  */
 const variant = (
   service: 'auth' | 'todo',
