@@ -61,6 +61,7 @@ export {
   type OutboxRelayOptions,
 } from './outbox.ts';
 export { type EventReadinessParts, eventReadiness, followerReadiness } from './readiness.ts';
+export { FailureStreak, Pause } from './relay-loop.ts';
 export { type DurableConsumerDefinition, type EventTopology, type SetupReport, setUpEvents } from './setup.ts';
 export {
   authEventsStream,

@@ -19,6 +19,7 @@ import type { Logger } from '../logger.ts';
 import { type Backlog, registerBacklogGauges } from './backlog.ts';
 import type { Broker } from './connection.ts';
 import { type CloudEvent, type EventData, type EventType, eventSubject } from './contracts.ts';
+import { FailureStreak, Pause } from './relay-loop.ts';
 import { subjectOf } from './streams.ts';
 import { activeTraceContext, type TraceCarrier, tracePublish } from './trace-context.ts';
 
@@ -132,7 +133,7 @@ export class OutboxRelay {
   readonly #metrics: { published: Counter; errors: Counter };
   #running = false;
   #loop: Promise<void> | undefined;
-  #wake: (() => void) | undefined;
+  readonly #pause = new Pause();
   #unsubscribe: (() => void) | undefined;
   #lastCleanup = 0;
   /** Set by a commit notification; makes the loop go round again instead of sleeping, so none is lost. */
@@ -178,9 +179,9 @@ export class OutboxRelay {
     this.#unsubscribe = this.#options.outbox.onCommitted(() => {
       this.#dirty = true;
       // While publishing fails, commits do not hurry the retries; a reconnect does.
-      if (!this.#failing) this.#wake?.();
+      if (!this.#failing) this.#pause.wake();
     });
-    this.#options.broker.onReconnect(() => this.#wake?.());
+    this.#options.broker.onReconnect(() => this.#pause.wake());
     this.#loop = this.#run();
   }
 
@@ -189,7 +190,7 @@ export class OutboxRelay {
     if (!this.#running) return;
     this.#running = false;
     this.#unsubscribe?.();
-    this.#wake?.();
+    this.#pause.wake();
     await this.#loop;
     const last = await this.#publishBatch().catch((failure: unknown) => ({ failure, published: 0, locked: true }));
     if (last.failure !== undefined) {
@@ -260,16 +261,17 @@ export class OutboxRelay {
   async #run(): Promise<void> {
     const { logger, pollIntervalMs, batchSize, maxBackoffMs, alarmAfterMs, broker } = this.#options;
     // Until the first connection there is nothing to try; the broker logs its own attempts meanwhile.
-    await Promise.race([
-      broker.connection.catch(() => undefined),
-      new Promise<void>((resolve) => {
-        this.#wake = resolve;
-      }),
-    ]);
-    this.#wake = undefined;
-    let failures = 0;
-    let failingSince: number | undefined;
-    let alarmed = false;
+    await Promise.race([broker.connection.catch(() => undefined), this.#pause.untilWoken()]);
+    const streak = new FailureStreak({
+      logger,
+      alarmAfterMs,
+      backlog: () => this.backlog(),
+      messages: {
+        failing: 'outbox relay could not publish; will retry',
+        alarm: 'outbox relay has not been able to publish for a while; events are waiting in the outbox',
+        recovered: 'outbox relay publishes again',
+      },
+    });
     while (this.#running) {
       let result: BatchResult;
       this.#dirty = false;
@@ -281,43 +283,21 @@ export class OutboxRelay {
       this.#metrics.published.inc(result.published);
       this.#failing = result.failure !== undefined;
       if (result.failure === undefined) {
-        if (failingSince !== undefined) {
-          logger.info({ failedForMs: Date.now() - failingSince }, 'outbox relay publishes again');
-        }
-        failures = 0;
-        failingSince = undefined;
-        alarmed = false;
+        streak.succeeded();
         await this.#cleanup().catch((err: unknown) => logger.warn({ err }, 'could not delete old outbox rows'));
       } else {
         this.#metrics.errors.inc();
-        failures++;
-        failingSince ??= Date.now();
-        const context = { err: result.failure, failures, failingForMs: Date.now() - failingSince };
-        if (failures === 1) logger.warn(context, 'outbox relay could not publish; will retry');
-        else if (!alarmed && Date.now() - failingSince >= alarmAfterMs) {
-          alarmed = true;
-          logger.error(
-            { ...context, backlog: await this.backlog().catch(() => undefined) },
-            'outbox relay has not been able to publish for a while; events are waiting in the outbox',
-          );
-        }
+        await streak.failed({ err: result.failure });
       }
       if (!this.#running) break;
       if (result.failure === undefined && (result.published === batchSize || this.#dirty)) continue;
       const wait =
         result.failure !== undefined
-          ? Math.min(pollIntervalMs * 2 ** (failures - 1), maxBackoffMs)
+          ? streak.backoff(pollIntervalMs, maxBackoffMs)
           : !result.locked && this.#dirty
             ? 50
             : pollIntervalMs;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, wait);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wake = undefined;
+      await this.#pause.for(wait);
     }
   }
 

@@ -8,7 +8,7 @@
  * Message-ID. Polls, and sends at once when `notify()` says a job was committed.
  */
 import type { MikroORM } from '@todo/platform/db';
-import { type Backlog, registerBacklogGauges } from '@todo/platform/events';
+import { type Backlog, FailureStreak, Pause, registerBacklogGauges } from '@todo/platform/events';
 import type { Logger } from '@todo/platform/logger';
 import { Counter, type Registry } from 'prom-client';
 import type { ComposeMail, MailJob, MailKind } from './mail-job.ts';
@@ -73,7 +73,7 @@ export class MailRelay {
   readonly #sent: Counter<'kind' | 'outcome'>;
   #running = false;
   #loop: Promise<void> | undefined;
-  #wake: (() => void) | undefined;
+  readonly #pause = new Pause();
   /** Set by `notify()`; makes the loop go round again instead of sleeping, so none is lost. */
   #dirty = false;
   #lastError: string | undefined;
@@ -113,14 +113,14 @@ export class MailRelay {
   async stop(): Promise<void> {
     if (!this.#running) return;
     this.#running = false;
-    this.#wake?.();
+    this.#pause.wake();
     await this.#loop;
   }
 
   /** Sends now rather than at the next poll: call after committing a job. */
   notify(): void {
     this.#dirty = true;
-    this.#wake?.();
+    this.#pause.wake();
   }
 
   /** What is waiting, for metrics and readiness. */
@@ -193,63 +193,50 @@ export class MailRelay {
 
   async #run(): Promise<void> {
     const { logger, pollIntervalMs, maxBackoffMs, alarmAfterMs } = this.#options;
-    let failures = 0;
-    let failingSince: number | undefined;
-    let alarmed = false;
+    const streak = new FailureStreak({
+      logger,
+      alarmAfterMs,
+      backlog: () => this.backlog(),
+      messages: {
+        failing: 'could not send a mail; will retry',
+        alarm: 'mail relay has not been able to send for a while; mails are waiting',
+        recovered: 'mail relay sends again',
+      },
+    });
     while (this.#running) {
       this.#dirty = false;
       const attempt = await this.#attempt();
       if (attempt.outcome === 'sent' || attempt.outcome === 'dropped') {
         this.#sent.inc({ kind: attempt.job.kind, outcome: attempt.outcome });
-        if (failingSince !== undefined) {
-          logger.info({ failedForMs: Date.now() - failingSince, failures }, 'mail relay sends again');
-        }
-        failures = 0;
-        failingSince = undefined;
-        alarmed = false;
+        streak.succeeded();
         this.#lastError = undefined;
         await this.#cleanup().catch((err: unknown) => logger.warn({ err }, 'could not delete old sent mail jobs'));
         continue;
       }
-      if (attempt.outcome === 'failed' || attempt.outcome === 'stalled') {
-        failures++;
-        failingSince ??= Date.now();
-        const failingForMs = Date.now() - failingSince;
-        let context: Record<string, unknown>;
-        if (attempt.outcome === 'failed') {
-          const { job, error } = attempt;
-          this.#sent.inc({ kind: job.kind, outcome: 'failed' });
-          this.#lastError = error;
-          const attemptNo = job.attempts + 1;
-          context = { jobId: job.id, kind: job.kind, attempt: attemptNo, domain: domainOf(job.email), error };
-        } else {
-          this.#lastError = `database: ${describe(attempt.error)}`;
-          context = { err: attempt.error };
-        }
-        Object.assign(context, { failures, failingForMs });
-        if (failures === 1) logger.warn(context, 'could not send a mail; will retry');
-        else if (!alarmed && failingForMs >= alarmAfterMs) {
-          alarmed = true;
-          logger.error(
-            { ...context, backlog: await this.backlog().catch(() => undefined) },
-            'mail relay has not been able to send for a while; mails are waiting',
-          );
-        } else logger.debug(context, 'could not send a mail; will retry');
-        // Another job may be due (its own backoff passed): go on. The database failing: wait, growing.
-        if (attempt.outcome === 'failed') continue;
+      if (attempt.outcome === 'failed') {
+        const { job, error } = attempt;
+        this.#sent.inc({ kind: job.kind, outcome: 'failed' });
+        this.#lastError = error;
+        const context = {
+          jobId: job.id,
+          kind: job.kind,
+          attempt: job.attempts + 1,
+          domain: domainOf(job.email),
+          error,
+        };
+        await streak.failed(context);
+        // Another job may be due (its own backoff passed): go on.
+        if (this.#running) continue;
+      } else if (attempt.outcome === 'stalled') {
+        this.#lastError = `database: ${describe(attempt.error)}`;
+        await streak.failed({ err: attempt.error });
       }
       if (!this.#running) break;
       if (attempt.outcome === 'idle' && this.#dirty) continue;
-      const wait =
-        attempt.outcome === 'stalled' ? Math.min(pollIntervalMs * 2 ** (failures - 1), maxBackoffMs) : pollIntervalMs;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, wait);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wake = undefined;
+      // The database failing: wait, growing.
+      await this.#pause.for(
+        attempt.outcome === 'stalled' ? streak.backoff(pollIntervalMs, maxBackoffMs) : pollIntervalMs,
+      );
     }
   }
 
