@@ -55,6 +55,21 @@ const migrationOptions = (url: string, list = migrations) => ({
 const advisoryLocks = async (url: string) =>
   Number((await query(url, `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'`))[0]?.n);
 
+/** The auth service on a database of this file's (already migrated), configured for a 1.5 s statement timeout. */
+async function authOn({ url, directUrl }: Pick<TestDatabase, 'url' | 'directUrl'>, eventsNamespace: string) {
+  const logs = capturedLogger('auth', 'info');
+  const database: TestDatabase = { url, directUrl, name: 'endpoints', drop: async () => undefined };
+  const auth = await startTestService(authService, buildAuthService, {
+    api: 'auth',
+    database,
+    nats: { url: inject('natsUrl') },
+    eventsNamespace,
+    logger: logs.logger,
+    env: { AUTH_KEK: randomBytes(32).toString('base64'), DATABASE_STATEMENT_TIMEOUT_MS: '1500' },
+  });
+  return { auth, logs };
+}
+
 let pooler: TestPgBouncer;
 const namespaces: string[] = [];
 
@@ -89,20 +104,7 @@ describe("Neon's split: the service on the pooled endpoint, migrations on the di
     // A runaway statement through the pooler is cancelled by the role's timeout.
     await expect(query(pooled, 'SELECT pg_sleep(5)')).rejects.toMatchObject({ code: '57014' });
 
-    const logs = capturedLogger('auth', 'info');
-    const database: TestDatabase = { url: pooled, directUrl: direct, name: 'endpoints', drop: async () => undefined };
-    const auth = await startTestService(authService, buildAuthService, {
-      api: 'auth',
-      database,
-      nats: { url: inject('natsUrl') },
-      eventsNamespace: namespace,
-      logger: logs.logger,
-      env: {
-        AUTH_KEK: randomBytes(32).toString('base64'),
-        JWT_ISSUER: 'http://auth.test',
-        DATABASE_STATEMENT_TIMEOUT_MS: '1500',
-      },
-    });
+    const { auth, logs } = await authOn({ url: pooled, directUrl: direct }, namespace);
     try {
       const email = `${uniqueName('pooled')}@example.com`;
       const password = 'correct horse battery staple';
@@ -121,18 +123,9 @@ describe("Neon's split: the service on the pooled endpoint, migrations on the di
   it('a service whose sessions lack the configured statement timeout says so at start-up', async () => {
     const direct = await emptyDatabase();
     await migrateDatabase(migrationOptions(direct));
-    const logs = capturedLogger('auth', 'info');
-    const database: TestDatabase = { url: direct, directUrl: direct, name: 'endpoints', drop: async () => undefined };
     const namespace = uniqueName('ns');
     namespaces.push(namespace);
-    const auth = await startTestService(authService, buildAuthService, {
-      api: 'auth',
-      database,
-      nats: { url: inject('natsUrl') },
-      eventsNamespace: namespace,
-      logger: logs.logger,
-      env: { AUTH_KEK: randomBytes(32).toString('base64'), DATABASE_STATEMENT_TIMEOUT_MS: '1500' },
-    });
+    const { auth, logs } = await authOn({ url: direct, directUrl: direct }, namespace);
     await auth.stop();
     expect(logs.lines).toContainEqual(
       expect.objectContaining({
