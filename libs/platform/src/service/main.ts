@@ -183,14 +183,21 @@ export function runSetup(definition: ServiceDefinition, [command] = process.argv
     process.exit(2);
   }
   return runCommand(`${definition.name}-setup`, migrationConfigSchema, async (config, logger) => {
-    const [{ migrateDatabase }, { setRoleStatementTimeout }, { connectBroker }, { setUpEvents }, { databaseOptions }] =
-      await Promise.all([
-        import('../db/migrate.ts'),
-        import('../db/statement-timeout.ts'),
-        import('../events/connection.ts'),
-        import('../events/setup.ts'),
-        import('./start-service.ts'),
-      ]);
+    const [
+      { migrateDatabase },
+      { setRoleStatementTimeout },
+      { withCaFile },
+      { connectBroker },
+      { setUpEvents },
+      { databaseOptions },
+    ] = await Promise.all([
+      import('../db/migrate.ts'),
+      import('../db/statement-timeout.ts'),
+      import('../db/connect.ts'),
+      import('../events/connection.ts'),
+      import('../events/setup.ts'),
+      import('./start-service.ts'),
+    ]);
     const direct = { ...config, DATABASE_URL: config.DATABASE_DIRECT_URL ?? config.DATABASE_URL };
     const report = await migrateDatabase(databaseOptions(definition, direct, logger), {
       lockTimeoutMs: config.MIGRATION_LOCK_TIMEOUT_MS,
@@ -199,7 +206,7 @@ export function runSetup(definition: ServiceDefinition, [command] = process.argv
     if (config.DATABASE_STATEMENT_TIMEOUT_MS > 0) {
       // On the services' own URL: the role they connect as, which may differ from the migrations' role.
       await setRoleStatementTimeout(
-        databaseOptions(definition, config, logger).url,
+        withCaFile(config.DATABASE_URL, config.DATABASE_CA_FILE),
         config.DATABASE_STATEMENT_TIMEOUT_MS,
       );
       logger.info({ statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS }, 'statement timeout set on the role');
