@@ -181,6 +181,19 @@ describe('docker compose up works the first time, on a fresh clone', () => {
   });
 });
 
+describe('every mail of the local stack lands in the mail catcher', () => {
+  it("the auth service sends to the compose network's Mailpit, waits for it, and its web UI is published", () => {
+    const [catcherName, catcher] = services.find(([, service]) => /(^|\/)mailpit(:|$)/.test(service.image ?? '')) ?? [];
+    expect(catcherName, 'a Mailpit service in docker-compose.yml').toBeDefined();
+    const auth = built.find(({ folder, setup }) => folder === 'auth' && !setup)?.service;
+    const smtp = new URL(environment(auth ?? {}).get('SMTP_URL') ?? 'missing:');
+    expect(smtp.protocol).toBe('smtp:');
+    expect(smtp.hostname).toBe(catcherName);
+    expect(dependencies(auth ?? {}).get(catcherName ?? '')).toBe('service_healthy');
+    expect(catcher?.ports ?? []).toContain('127.0.0.1:8025:8025');
+  });
+});
+
 describe('the local stack is reachable from this machine only, and holds only public development secrets', () => {
   it('publishes every port on 127.0.0.1, never on every interface', () => {
     const published = services.flatMap(([name, service]) =>
