@@ -13,6 +13,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
+import { SMTPServer } from 'smtp-server';
 import { finished, run, runSetupSteps, services } from '../libs/devkit/src/start-stack.ts';
 
 export interface Stack {
@@ -131,6 +132,26 @@ async function waitReady(url: string, child: ChildProcess, logFile: string, time
   throw new Error(`${url} was not ready after ${timeoutMs / 1000} s:\n${tail(logFile)}`);
 }
 
+/**
+ * An SMTP server that accepts every message and keeps none: the auth service requires SMTP_URL in production
+ * and mails each user it registers, and the bench measures the services, not a mail path.
+ */
+async function startMailSink(): Promise<{ url: string; stop(): Promise<void> }> {
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData(stream, _session, callback) {
+      stream.on('end', () => callback());
+      stream.resume();
+    },
+  });
+  const listening = server.listen(0, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => listening.once('listening', resolve).once('error', reject));
+  const { port } = listening.address() as { port: number };
+  return { url: `smtp://127.0.0.1:${port}`, stop: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
 /** SIGTERM, then SIGKILL if it has not stopped after a graceful shutdown's time. */
 async function stopProcess(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
@@ -158,8 +179,10 @@ export async function startStack({ serverUrl, natsUrl, logDir, nodeOptions }: St
   const databaseUrl = withDatabase(serverUrl, name);
   await admin(serverUrl, `create database ${pg.escapeIdentifier(name)}`);
   const children: ChildProcess[] = [];
+  const mail = await startMailSink();
   const stop = async () => {
     await Promise.all(children.map(stopProcess));
+    await mail.stop();
     await admin(serverUrl, `drop database if exists ${pg.escapeIdentifier(name)} with (force)`);
     await deleteStreams(natsUrl, (stream) => stream.startsWith(`${name.toUpperCase()}_`));
   };
@@ -184,6 +207,7 @@ export async function startStack({ serverUrl, natsUrl, logDir, nodeOptions }: St
       JWT_ISSUER: authUrl,
       JWT_AUDIENCE: AUDIENCE,
       AUTH_JWKS_URL: `${authUrl}/.well-known/jwks.json`,
+      SMTP_URL: mail.url,
       // Tokens are minted when the users are seeded; a long --duration must not outlive them. Same cost per request.
       ACCESS_TOKEN_TTL_SECONDS: '3600',
       ...RAISED_LIMITS,
