@@ -106,11 +106,14 @@ export class UnsupportedMediaTypeError extends AppError {
   }
 }
 
-/** The request is well-formed and valid, but cannot be carried out as it stands (422 with its own code). */
+/**
+ * The request is well-formed and valid, but cannot be carried out as it stands (422 with its own code);
+ * `errors`, when given, points at the fields to change.
+ */
 export class UnprocessableError extends AppError {
   override readonly name = 'UnprocessableError';
-  constructor(detail: string, code: string) {
-    super({ status: 422, code, title: 'Unprocessable Content', detail });
+  constructor(detail: string, code: string, errors?: FieldError[]) {
+    super({ status: 422, code, title: 'Unprocessable Content', detail, errors });
   }
 }
 

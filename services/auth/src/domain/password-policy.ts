@@ -3,7 +3,7 @@
  * them in NFKC form (checked with the request), no composition rules, not one of the passwords attackers try
  * first, and nothing built from the account's email.
  */
-import { AppError, ValidationError } from '@todo/platform/errors';
+import { UnprocessableError, ValidationError } from '@todo/platform/errors';
 import { dictionary } from '@zxcvbn-ts/language-common';
 import { normalizePassword } from './passwords.ts';
 
@@ -25,13 +25,9 @@ const COMMON_PASSWORDS: ReadonlySet<string> = new Set(dictionary['passwords-comm
 export function assertPasswordAcceptable(password: string, email: string, pointer: string): void {
   const folded = fold(password);
   if (COMMON_PASSWORDS.has(folded)) {
-    throw new AppError({
-      status: 422,
-      code: 'common_password',
-      title: 'Unprocessable Content',
-      detail: 'The password is too easy to guess.',
-      errors: [{ pointer, detail: 'This is one of the most commonly used passwords; choose another.' }],
-    });
+    throw new UnprocessableError('The password is too easy to guess.', 'common_password', [
+      { pointer, detail: 'This is one of the most commonly used passwords; choose another.' },
+    ]);
   }
   const localPart = email.split('@')[0] ?? '';
   if (localPart.length >= 3 && folded.includes(localPart)) {
