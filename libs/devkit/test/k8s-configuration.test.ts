@@ -8,6 +8,7 @@ import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Secret } from 'kubernetes-models/v1/Secret';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { services } from '../src/start-stack.ts';
 import {
   containers,
   type K8sObject,
@@ -129,7 +130,7 @@ describe('the production overlay (k8s/overlays/neon)', () => {
   });
 
   it('connects to Neon with sslmode=verify-full: the services through the -pooler endpoint, the migrations on the direct one, the same role', () => {
-    for (const service of ['auth', 'todo']) {
+    for (const service of services()) {
       const pooled = new URL(example(`${service}-secrets`).DATABASE_URL ?? '');
       const direct = new URL(example(`${service}-migration`).DATABASE_DIRECT_URL ?? '');
       for (const url of [pooled, direct]) expect(url.searchParams.get('sslmode'), url.host).toBe('verify-full');

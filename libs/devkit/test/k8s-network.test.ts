@@ -5,6 +5,7 @@ import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPol
 import { Service } from 'kubernetes-models/v1/Service';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { services } from '../src/start-stack.ts';
 import { k8sDir, ofKind, overlays, podTemplate, render, type TrafficRule, traffic, workloads } from './manifests.ts';
 
 /** The namespaces an overlay's cluster-settings.yaml names (written into the policies by a replacement). */
@@ -119,7 +120,7 @@ describe.each(overlays)('traffic in k8s/overlays/%s', (overlay) => {
   });
 
   it('admits nothing into the migration Jobs’ pods', () => {
-    for (const name of ['Job/auth-migrate', 'Job/todo-migrate']) {
+    for (const name of services().map((service) => `Job/${service}-migrate`)) {
       expect.soft(traffic(policies(), pod(overlay, name), 'ingress').rules, name).toEqual([]);
     }
   });

@@ -8,6 +8,7 @@ import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBu
 import { Service } from 'kubernetes-models/v1/Service';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { services } from '../src/start-stack.ts';
 import {
   containers,
   k8sDir,
@@ -111,13 +112,13 @@ describe.each(overlays)('every workload of k8s/overlays/%s', (overlay) => {
         checked.push(where);
       }
     }
-    // Both services, each with its init container and its migration Job.
-    expect(checked).toHaveLength(6);
+    // Every service: its API container, its init container and its migration Job.
+    expect(checked).toHaveLength(3 * services().length);
   });
 
   it('probes each API container on its ops port, never on the port the gateway routes to', () => {
     const apis = workloads(objects()).filter(isApi);
-    expect(apis.map(name).sort()).toEqual(['Deployment/auth', 'Deployment/todo']);
+    expect(apis.map(name).sort()).toEqual(services().map((service) => `Deployment/${service}`));
     for (const workload of apis) {
       for (const { container, init } of containers(workload)) {
         if (init) continue;
@@ -168,7 +169,7 @@ describe.each(overlays)('every workload of k8s/overlays/%s', (overlay) => {
       })),
     ];
     const jobs = ofKind(objects(), Job.is);
-    expect(jobs.map((j) => j.metadata?.name).sort()).toEqual(['auth-migrate', 'todo-migrate']);
+    expect(jobs.map((j) => j.metadata?.name).sort()).toEqual(services().map((service) => `${service}-migrate`));
     for (const job of jobs) {
       const labels = labelsOf(job);
       expect(labels['app.kubernetes.io/component'], name(job)).toBe('migration');
@@ -230,7 +231,7 @@ describe.each(overlays)('every workload of k8s/overlays/%s', (overlay) => {
 
   it('lets a node drain evict pods that are not ready, whatever the budget says', () => {
     const budgets = ofKind(objects(), PodDisruptionBudget.is);
-    expect(budgets.map((b) => b.metadata?.name).sort()).toEqual(['auth', 'todo']);
+    expect(budgets.map((b) => b.metadata?.name).sort()).toEqual(services());
     for (const budget of budgets) {
       expect
         .soft(budget.spec?.unhealthyPodEvictionPolicy, `PodDisruptionBudget/${budget.metadata?.name}`)
