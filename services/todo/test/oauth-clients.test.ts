@@ -1,5 +1,5 @@
 import { authService } from '@todo/auth-service/definition';
-import { openApiContract } from '@todo/testkit';
+import { bearer, openApiContract } from '@todo/testkit';
 import * as oauth from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Stack, startStack } from './support/stack.ts';
@@ -51,7 +51,8 @@ describe("a standard OAuth client's tokens work on the todo service, and ending 
     });
     return { user, tokens, refreshToken: tokens.refresh_token ?? '' };
   }
-  const todoStatus = async (token: string) => (await stack.api.get('/todos', { token })).status;
+  const todoStatus = async (token: string) =>
+    (await stack.client.GET('/todos', { headers: bearer(token) })).response.status;
   const refusedSoon = (token: string, what: string) =>
     vi.waitFor(async () => expect(await todoStatus(token)).toBe(401), {
       timeout: PROPAGATION_DEADLINE_MS,
