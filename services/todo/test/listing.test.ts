@@ -129,4 +129,41 @@ describe('listing todos: filters, orders and pages', () => {
     }
     expect((await list({ limit: 1, cursor: first.nextCursor ?? '' })).response.status).toBe(200);
   });
+
+  it('a forged cursor with a sort key PostgreSQL would refuse is a 422 problem, never a 500', async () => {
+    const first = dataOf(await list({ limit: 1 }));
+    const issued = JSON.parse(Buffer.from(first.nextCursor ?? '', 'base64url').toString()) as object;
+    const forged = (k: string) => Buffer.from(JSON.stringify({ ...issued, k })).toString('base64url');
+    // The fingerprint is a hash of the public query shape, so a client can forge a cursor that passes it: a
+    // sort key shaped like a timestamptz but with a UTC offset, or a year, that PostgreSQL's ::timestamptz
+    // refuses with an error ("time zone displacement out of range", "date/time field value out of range").
+    const refused = [
+      '2026-01-01 00:00:00+99',
+      '2026-01-01 00:00:00-16',
+      '2026-01-01 00:00:00+05:99',
+      '2026-01-01 00:00:00+00:60',
+      '2026-01-01 00:00:00.5-16:00',
+      '0000-01-01 00:00:00+00',
+      '+infinity',
+      'infinity+00',
+    ];
+    for (const k of refused) {
+      const res = await listRaw(`?cursor=${forged(k)}`);
+      expect(res.status, k).toBe(422);
+      expect(res.headers.get('content-type'), k).toContain('application/problem+json');
+      expect(res.body, k).toMatchObject({ errors: [expect.objectContaining({ parameter: 'cursor' })] });
+    }
+    // The edges PostgreSQL does take are positions like any other: a page (here, perhaps an empty one).
+    const taken = [
+      '2026-01-01 00:00:00+15:59',
+      '2026-01-01 00:00:00-15',
+      '2026-01-01 00:00:00-00',
+      '0050-01-01 00:00:00+00',
+      '0001-01-01 00:00:00+00',
+      '9999-12-31 23:59:59.999999-15:59',
+      'infinity',
+      '-infinity',
+    ];
+    for (const k of taken) expect((await listRaw(`?cursor=${forged(k)}`)).status, k).toBe(200);
+  });
 });

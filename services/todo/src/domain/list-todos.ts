@@ -31,15 +31,27 @@ export interface TodoPage {
  * The sort key exactly as PostgreSQL prints a timestamptz (`2026-11-29 19:23:36.608+00`), or ±infinity for
  * an undated todo; anything else was not written by this service and never reaches a query.
  */
-const SORT_KEY = /^(-?infinity|\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2})?)$/;
+const SORT_KEY =
+  /^(?:-?infinity|(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.\d{1,6})?[+-](\d{2})(?::(\d{2}))?)$/;
 
-/** Well-formed is not enough: 2026-02-30 or 25:00 must not reach PostgreSQL either. */
+/**
+ * Well-formed is not enough: 2026-02-30, 25:00 or a UTC offset of +99 must not reach PostgreSQL either, which
+ * refuses them with an error (a 500) instead of a row. It has no year 0 (1 BC is `0001-… BC`, a spelling
+ * refused here) and takes offsets up to 15:59 either way.
+ */
 function isRealTimestamp(key: string): boolean {
-  if (key.endsWith('infinity')) return true;
-  const [date = '', time = ''] = key.split(' ');
-  const [year, month, day] = date.split('-').map(Number) as [number, number, number];
-  const [hours, minutes, seconds] = time.slice(0, 8).split(':').map(Number) as [number, number, number];
-  const at = new Date(Date.UTC(year, month - 1, day, hours, minutes, seconds));
+  if (key === 'infinity' || key === '-infinity') return true;
+  const fields = SORT_KEY.exec(key)?.slice(1);
+  if (!fields) return false;
+  // An offset without minutes (`+05`) has 0 of them.
+  const [year, month, day, hours, minutes, seconds, offsetHours, offsetMinutes] = fields.map((field) =>
+    Number(field ?? 0),
+  ) as [number, number, number, number, number, number, number, number];
+  if (year < 1 || offsetHours > 15 || offsetMinutes > 59) return false;
+  // setUTCFullYear, not Date.UTC: that one reads years 0–99 as 1900–1999.
+  const at = new Date(0);
+  at.setUTCFullYear(year, month - 1, day);
+  at.setUTCHours(hours, minutes, seconds);
   return (
     at.getUTCFullYear() === year &&
     at.getUTCMonth() === month - 1 &&
