@@ -112,6 +112,23 @@ describe('refresh tokens rotate, and a stolen one ends the session', () => {
     expect((await refresh(user.refreshToken)).response.status).toBe(200);
   });
 
+  it('a zero-padded counter is another spelling of the same token, and is refused without ending the session', async () => {
+    const user = await auth.newUser();
+    const next = dataOf(await refresh(user.refreshToken));
+    const [v, sid, counter, mac] = next.refresh_token.split('.');
+    expect(counter).toBe('1');
+    const session = () => auth.sql('select * from auth.sessions where user_id = $1', [user.id]);
+    const before = await session();
+    for (const padded of [`0${counter}`, `00${counter}`, `00000000${counter}`]) {
+      const res = await refresh(`${v}.${sid}.${padded}.${mac}`);
+      expect(res.response.status, padded).toBe(401);
+      expect(res.error, padded).toMatchObject({ type: expect.stringMatching(/invalid-grant$/) });
+    }
+    // Not a replay: the session is as it was, and the token as issued still works.
+    expect(await session()).toEqual(before);
+    expect((await refresh(next.refresh_token)).response.status).toBe(200);
+  });
+
   it('garbage, an unknown session and a missing field are refused cleanly', async () => {
     expect((await refresh('garbage')).response.status).toBe(401);
     expect(

@@ -11,7 +11,12 @@ export interface RefreshTokenParts {
   mac: Buffer;
 }
 
-const FORMAT = /^v1\.([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.(\d{1,9})\.([A-Za-z0-9_-]{43})$/;
+/**
+ * The counter as this service writes it, in decimal without leading zeros: the MAC covers the number, so
+ * `007` would otherwise be a second spelling of the token that ends in `.7.`.
+ */
+const FORMAT =
+  /^v1\.([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.(0|[1-9]\d{0,8})\.([A-Za-z0-9_-]{43})$/;
 
 const macOf = (secret: Buffer, sessionId: string, counter: number): Buffer =>
   createHmac('sha256', secret).update(`v1.${sessionId}.${counter}`).digest();
