@@ -1,4 +1,10 @@
-import { deadLetterStream, SESSION_REVOKED, USER_DELETED, USER_REGISTERED } from '@todo/platform/events';
+import {
+  authEventsStream,
+  deadLetterStream,
+  SESSION_REVOKED,
+  USER_DELETED,
+  USER_REGISTERED,
+} from '@todo/platform/events';
 import { bearer, dataOf, metric, publishRaw, readStream, type StoredMessage } from '@todo/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
@@ -14,6 +20,8 @@ import {
 import { type Stack, startStack } from './support/stack.ts';
 
 const FORGETTER = 'todo-forget-deleted-users';
+/** The todo service's revocation follower, which reads auth.user.deleted too. */
+const REVOCATIONS = 'todo-revocations';
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 describe('other teams can follow every change as an event', () => {
@@ -24,6 +32,27 @@ describe('other teams can follow every change as an event', () => {
   afterAll(() => stack?.stop());
 
   const natsUrl = () => stack.todoConfig.NATS_URL;
+
+  /**
+   * The dead letters of the AUTH_EVENTS message at `seq`, by the consumer that refused it, once every consumer
+   * in `consumers` has stored its own (each consumer that refuses an event dead-letters it once).
+   */
+  const deadLettersOf = (seq: number, consumers: readonly string[]) =>
+    vi.waitFor(
+      async () => {
+        const namespace = namespaceOf(stack);
+        const letters = (await readStream(natsUrl(), deadLetterStream(namespace).name)).filter(
+          (m) =>
+            m.headers['Dead-Letter-Stream']?.[0] === authEventsStream(namespace).name &&
+            m.headers['Dead-Letter-Sequence']?.[0] === String(seq),
+        );
+        const byConsumer = new Map(letters.map((m) => [m.headers['Dead-Letter-Consumer']?.[0], m]));
+        const missing = consumers.filter((consumer) => !byConsumer.has(consumer));
+        if (missing.length > 0) throw new Error(`no dead letter yet from ${missing.join(', ')}`);
+        return { letters, byConsumer };
+      },
+      { timeout: 5_000, message: `the dead letters of ${consumers.join(', ')}` },
+    );
 
   it('a todo created (idempotently, twice), changed twice and deleted publishes four events, in version order', async () => {
     const ann = await stack.auth.newUser();
@@ -169,21 +198,15 @@ describe('other teams can follow every change as an event', () => {
       timeout: 5_000,
       message: 'the valid event to be applied',
     });
-    const letter = await vi.waitFor(
-      async () => {
-        const found = (await readStream(natsUrl(), deadLetterStream(namespaceOf(stack)).name)).find(
-          (m) => m.headers['Dead-Letter-Sequence']?.[0] === String(brokenSeq),
-        );
-        if (!found) throw new Error('not in the stream yet');
-        return found;
-      },
-      { timeout: 5_000, message: 'the dead letter' },
-    );
-    expect(letter.subject).toBe(subjectIn(stack, `deadletter.todo.${USER_DELETED}`));
-    expect(letter.headers['Dead-Letter-Reason']?.[0]).toMatch(/userId/);
-    expect(letter.headers['Dead-Letter-Consumer']).toEqual([FORGETTER]);
-    expect(letter.headers['X-Origin']).toEqual(['a faulty producer']);
-    expect(letter.body).toEqual(broken);
+    // Both the durable consumer and the revocation follower refuse it, in either order: one dead letter each.
+    const { letters, byConsumer } = await deadLettersOf(brokenSeq, [FORGETTER, REVOCATIONS]);
+    expect(letters.map((m) => m.headers['Dead-Letter-Consumer']?.[0]).sort()).toEqual([FORGETTER, REVOCATIONS].sort());
+    for (const letter of [byConsumer.get(FORGETTER), byConsumer.get(REVOCATIONS)]) {
+      expect(letter?.subject).toBe(subjectIn(stack, `deadletter.todo.${USER_DELETED}`));
+      expect(letter?.headers['Dead-Letter-Reason']?.[0]).toMatch(/userId/);
+      expect(letter?.headers['X-Origin']).toEqual(['a faulty producer']);
+      expect(letter?.body).toEqual(broken);
+    }
     await consumerDrained(stack, FORGETTER, natsUrl());
   });
 
@@ -196,17 +219,9 @@ describe('other teams can follow every change as an event', () => {
       timeout: 2_000,
       message: 'the logged-out token to be refused',
     });
-    const letter = await vi.waitFor(
-      async () => {
-        const found = (await readStream(natsUrl(), deadLetterStream(namespaceOf(stack)).name)).find(
-          (m) => m.headers['Dead-Letter-Sequence']?.[0] === String(seq),
-        );
-        if (!found) throw new Error('not in the stream yet');
-        return found;
-      },
-      { timeout: 5_000, message: 'the dead letter' },
-    );
-    expect(letter.headers['Dead-Letter-Reason']?.[0]).toMatch(/not JSON/);
-    expect(letter.subject).toBe(subjectIn(stack, `deadletter.todo.${SESSION_REVOKED}`));
+    const { letters, byConsumer } = await deadLettersOf(seq, [REVOCATIONS]);
+    expect(letters).toHaveLength(1);
+    expect(byConsumer.get(REVOCATIONS)?.headers['Dead-Letter-Reason']?.[0]).toMatch(/not JSON/);
+    expect(byConsumer.get(REVOCATIONS)?.subject).toBe(subjectIn(stack, `deadletter.todo.${SESSION_REVOKED}`));
   });
 });

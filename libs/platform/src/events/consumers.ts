@@ -401,7 +401,8 @@ export function followStream(options: FollowOptions): Follower {
     } catch (err) {
       const reason = describe(err);
       span.failed(err);
-      // Every replica's follower sees it; the dead letter's message id makes it one copy.
+      // Every replica's follower sees it; the dead letter's message id (this follower's name and the stream
+      // position) makes it one copy. A durable consumer of the same event stores its own (`deadLetter`).
       const original = { stream: stream.name, seq: msg.seq, subject: msg.subject, data: msg.data, headers: msg.header };
       try {
         await deadLetter(js, original, { namespace, service, consumer: name, reason });

@@ -20,7 +20,7 @@ export interface DeadLetterOptions {
   namespace: string;
   /** The consuming service, which names the dead-letter subject (`deadletter.<service>.<type>`). */
   service: string;
-  /** The consumer that gave up on it. */
+  /** The consumer that gave up on it: the same name in every replica, as it is part of the message id. */
   consumer: string;
   reason: string;
 }
@@ -34,8 +34,15 @@ const oneLine = (text: string, max = 1_000) =>
     .slice(0, max);
 
 /**
- * Publishes a copy of `msg` to the dead-letter stream. Its message id is the original's stream position,
- * so several replicas (or a redelivery) dead-lettering the same event store it once.
+ * Publishes a copy of `msg` to the dead-letter stream, once per consumer that refused it. Its message id is
+ * the consumer's name and the original's stream position (`<consumer>:<stream>:<seq>`), so that:
+ * - several replicas of one consumer (every replica's follower, or a durable consumer's redelivery)
+ *   dead-lettering the same event store it once (within the dead-letter stream's duplicate window);
+ * - two consumers of one service that both read the event (the todo service's durable consumer and its
+ *   revocation follower both read `auth.user.deleted`) each store their own copy, with their own
+ *   `Dead-Letter-Consumer`. A consumer's refusal is its own fact: each one counts it in its
+ *   `event_dead_letters_total` and skips the event, and its operators find it by its name. With one id for
+ *   the event, whichever consumer came first would hide the other's, and which one that is is a race.
  */
 export async function deadLetter(js: JetStreamClient, msg: OriginalMessage, options: DeadLetterOptions): Promise<void> {
   const h = headers();
@@ -55,6 +62,6 @@ export async function deadLetter(js: JetStreamClient, msg: OriginalMessage, opti
   const type = typeOfSubject(options.namespace, msg.subject);
   await js.publish(deadLetterSubject(options.namespace, options.service, type), msg.data, {
     headers: h,
-    msgID: `${msg.stream}:${msg.seq}`,
+    msgID: `${options.consumer}:${msg.stream}:${msg.seq}`,
   });
 }
