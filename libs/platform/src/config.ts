@@ -104,6 +104,30 @@ export const tracingConfigSchema = z.object({
   OTEL_SERVICE_NAME: optionalString(),
 });
 
+/**
+ * What is wrong with a NATS_URL, if anything. The services connect with the TCP transport
+ * (`@nats-io/transport-node`), which takes `nats://` and `tls://` (TLS required) servers; a WebSocket URL
+ * (`ws://`, `wss://`) would be read as a TCP address on the WebSocket port and fail obscurely at connect
+ * time, so it is refused here by name.
+ */
+function natsUrlProblem(value: string): string | undefined {
+  for (const one of value.split(',')) {
+    let protocol: string;
+    try {
+      protocol = new URL(one.trim()).protocol;
+    } catch {
+      return 'must be a nats:// or tls:// URL, or a comma-separated list of them';
+    }
+    if (protocol === 'ws:' || protocol === 'wss:') {
+      return 'must not be a WebSocket (ws:// or wss://) URL: the services connect over TCP; give the NATS client port as nats:// (or tls:// for TLS)';
+    }
+    if (protocol !== 'nats:' && protocol !== 'tls:') {
+      return 'must be a nats:// or tls:// URL, or a comma-separated list of them';
+    }
+  }
+  return undefined;
+}
+
 export const baseConfigSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: env.logLevel(),
@@ -127,20 +151,15 @@ export const baseConfigSchema = z.object({
   // Queries that may wait for a pooled connection at once; with this many waiting, the next is refused at once
   // (503 `database-busy`) instead of joining a queue whose tail would time out anyway.
   DATABASE_POOL_MAX_WAITING: env.int(100, 0, 100_000),
+  // nats:// or tls:// (TLS required), one server or a comma-separated list. Not ws:// or wss://: the services
+  // connect with the TCP transport, which would take the WebSocket port for a client port (see `natsUrlProblem`).
   NATS_URL: z
     .string()
     .default('nats://127.0.0.1:4222')
-    .refine(
-      (value) =>
-        value.split(',').every((one) => {
-          try {
-            return ['nats:', 'tls:', 'ws:', 'wss:'].includes(new URL(one.trim()).protocol);
-          } catch {
-            return false;
-          }
-        }),
-      { message: 'must be a nats://, tls://, ws:// or wss:// URL, or a comma-separated list of them' },
-    ),
+    .superRefine((value, ctx) => {
+      const problem = natsUrlProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
   NATS_USER: optionalString(),
   NATS_PASSWORD: optionalString(),
   NATS_TOKEN: optionalString(),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../src/config.ts';
+import { baseConfigSchema, ConfigError, loadConfig } from '../src/config.ts';
 import { natsConnectionOptions } from '../src/events/connection.ts';
 
 const options = (settings: Record<string, string>) =>
@@ -30,6 +30,22 @@ describe('NATS connection settings are used as given, never silently dropped', (
       options({ NATS_TLS_CA_FILE: '/ca.pem', NATS_TLS_CERT_FILE: '/cert.pem', NATS_TLS_KEY_FILE: '/key.pem' }).tls,
     ).toEqual({ caFile: '/ca.pem', certFile: '/cert.pem', keyFile: '/key.pem' });
     expect(options({}).tls).toBeUndefined();
+  });
+
+  it('refuses a WebSocket URL (ws://, wss://) by name, in the config and here, instead of dialling its port over TCP', () => {
+    const webSocket = /NATS_URL must not be a WebSocket \(ws:\/\/ or wss:\/\/\) URL: the services connect over TCP/;
+    for (const url of ['ws://nats.example:8080', 'wss://nats.example:443', 'nats://a:4222,wss://b:443']) {
+      expect(() => loadConfig(baseConfigSchema, { NATS_URL: url })).toThrow(ConfigError);
+      expect(() => loadConfig(baseConfigSchema, { NATS_URL: url })).toThrow(webSocket);
+      expect(() => options({ NATS_URL: url })).toThrow(ConfigError);
+      expect(() => options({ NATS_URL: url })).toThrow(webSocket);
+    }
+    expect(() => loadConfig(baseConfigSchema, { NATS_URL: 'http://nats.example' })).toThrow(
+      /NATS_URL must be a nats:\/\/ or tls:\/\/ URL/,
+    );
+    expect(loadConfig(baseConfigSchema, { NATS_URL: 'nats://a:4222, tls://b:4222' }).NATS_URL).toBe(
+      'nats://a:4222, tls://b:4222',
+    );
   });
 
   it('takes a list of servers', () => {

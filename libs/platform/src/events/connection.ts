@@ -38,8 +38,27 @@ interface UrlCredentials {
   token?: string;
 }
 
+/**
+ * One server of NATS_URL: its address, the credentials it carries, and whether it requires TLS (`tls://`).
+ * Only `nats://` and `tls://`: the TCP transport keeps nothing but host and port, so a WebSocket URL
+ * (`ws://`, `wss://`, which the config refuses too) would silently become a TCP connection to the WebSocket
+ * port; it is refused here as well, for callers that did not go through the config schema.
+ */
 function splitServerUrl(raw: string): { server: string; credentials: UrlCredentials; tls: boolean } {
-  const url = new URL(raw);
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('Invalid configuration: NATS_URL must be a nats:// or tls:// URL, or a list of them');
+  }
+  if (url.protocol === 'ws:' || url.protocol === 'wss:') {
+    throw new ConfigError(
+      'Invalid configuration: NATS_URL must not be a WebSocket (ws:// or wss://) URL: the services connect over TCP; give the NATS client port as nats:// (or tls:// for TLS)',
+    );
+  }
+  if (url.protocol !== 'nats:' && url.protocol !== 'tls:') {
+    throw new ConfigError('Invalid configuration: NATS_URL must be a nats:// or tls:// URL, or a list of them');
+  }
   const credentials: UrlCredentials = {};
   const user = decodeURIComponent(url.username);
   const pass = decodeURIComponent(url.password);
@@ -47,7 +66,7 @@ function splitServerUrl(raw: string): { server: string; credentials: UrlCredenti
   else if (user) credentials.token = user;
   url.username = '';
   url.password = '';
-  return { server: url.host, credentials, tls: url.protocol === 'tls:' || url.protocol === 'wss:' };
+  return { server: url.host, credentials, tls: url.protocol === 'tls:' };
 }
 
 const sameCredentials = (a: UrlCredentials, b: UrlCredentials) =>
