@@ -34,9 +34,12 @@ describe('when NATS goes away and comes back, nothing is lost and revocations ke
     const res = await stack.ops.get<Readiness>('/readyz');
     return { ...res.body, httpStatus: res.status };
   };
+  const authReadiness = async () => {
+    const res = await stack.auth.ops.get<Readiness>('/readyz');
+    return { ...res.body, httpStatus: res.status };
+  };
   const bothConnected = async () =>
-    (await todoReadiness()).details.nats === 'ok' &&
-    (await stack.auth.ops.get<Readiness>('/readyz')).body.details.nats === 'ok';
+    (await todoReadiness()).details.nats === 'ok' && (await authReadiness()).details.nats === 'ok';
 
   it('across a NATS restart the feed shows the gap while NATS is down, then a logout is refused within 2 s', async () => {
     const ann = await stack.auth.newUser();
@@ -62,6 +65,17 @@ describe('when NATS goes away and comes back, nothing is lost and revocations ke
     );
     expect(metric(metrics, 'nats_connected')).toBe(0);
     expect((await stack.client.GET('/todos', { headers: bearer(ann.accessToken) })).response.status).toBe(200);
+    // The auth service stays ready as well, with NATS shown down: its outbox keeps the events meanwhile.
+    const authDuring = await vi.waitFor(
+      async () => {
+        const readiness = await authReadiness();
+        expect(readiness.details.nats).not.toBe('ok');
+        return readiness;
+      },
+      { timeout: 5_000, message: "the auth service's readiness to show NATS down" },
+    );
+    expect(authDuring.httpStatus).toBe(200);
+    expect(authDuring.details.nats).toBe('disconnected');
     // A logout while NATS is away is acknowledged, and its event waits in the outbox.
     expect((await stack.auth.client.POST('/auth/logout', { headers: bearer(bob.accessToken) })).response.status).toBe(
       204,
