@@ -30,6 +30,10 @@ describe('password guessing is limited before any password is checked', () => {
     expect((await passwordChecks(auth)) - before).toBeLessThanOrEqual(10);
     const refused = answers.find((a) => a.response.status === 429)?.response;
     expect(Number(refused?.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Refused while the burst was still being checked or once it was blocked, the wait told is the block's
+    // (LOGIN_BLOCK_SECONDS, 15 min), when a retry can succeed: not the rest of the pair's day-long count.
+    const waits = answers.filter((a) => a.response.status === 429).map((a) => a.response.headers.get('retry-after'));
+    expect(Math.max(...waits.map(Number))).toBeLessThanOrEqual(900);
     expect(refused?.headers.get('ratelimit-policy')).toContain('"login-pair";q=10');
     // Even the right password waits for the block to end.
     expect((await login(user.email, user.password)).response.status).toBe(429);
@@ -135,6 +139,66 @@ describe('guessing one account from many clients slows down, and its owner gets 
       },
       { timeout: 10_000, interval: 500 },
     );
+  });
+});
+
+describe('a slow guessing campaign against one account never locks its owner out', () => {
+  let auth: AuthHarness;
+  beforeAll(async () => {
+    // Short windows and delays, so that the account's blocks grow within seconds as they would within minutes.
+    auth = await startAuth({
+      env: {
+        TRUST_PROXY_HOPS: '1',
+        LOGIN_ACCOUNT_ATTEMPTS_PER_WINDOW: '1',
+        LOGIN_ACCOUNT_WINDOW_SECONDS: '1',
+        LOGIN_ACCOUNT_MAX_DELAY_SECONDS: '4',
+      },
+    });
+  });
+  afterAll(() => auth?.stop());
+
+  it('while guesses from ever-new addresses keep the account blocked, the owner logs in at once from an address they logged in from before; unknown addresses, even with the right password, are refused', async () => {
+    const user = await auth.newUser();
+    const login = (password: string, client: string) =>
+      auth.client.POST('/auth/login', { body: { email: user.email, password }, ...from(client) });
+    const home = '192.0.2.10';
+    let addresses = 0;
+    /** An address this account has never seen (198.18.0.0/15, for benchmarks). */
+    const unknownAddress = () => {
+      addresses++;
+      return `198.18.${Math.floor(addresses / 250)}.${(addresses % 250) + 1}`;
+    };
+    expect((await login(user.password, home)).response.status).toBe(200);
+
+    // The campaign: a guess from a new address, again from another while the account refuses, until one is
+    // checked; four checked guesses make the account's block grow to LOGIN_ACCOUNT_MAX_DELAY_SECONDS. The
+    // owner logs in from home before every guess.
+    const atHome: number[] = [];
+    let refusedGuesses = 0;
+    for (let checked = 0; checked < 4; checked++) {
+      await vi.waitFor(
+        async () => {
+          atHome.push((await login(user.password, home)).response.status);
+          const guess = await login(`guess ${addresses}`, unknownAddress());
+          if (guess.response.status === 429) refusedGuesses++;
+          expect(guess.response.status).toBe(401);
+        },
+        { timeout: 15_000, interval: 100 },
+      );
+    }
+    expect(refusedGuesses).toBeGreaterThan(0);
+    expect(new Set(atHome)).toEqual(new Set([200]));
+
+    // The account is blocked now (about 4 s since the last checked guess): the owner still gets in at once
+    // from home, again and again, while every unknown address waits, whichever password it brings.
+    for (let i = 0; i < 3; i++) expect((await login(user.password, home)).response.status).toBe(200);
+    for (const password of ['another guess', user.password]) {
+      const refused = (await login(password, unknownAddress())).response;
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get('ratelimit-policy')).toContain('"login-account"');
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(Number(refused.headers.get('retry-after'))).toBeLessThanOrEqual(4);
+    }
   });
 });
 

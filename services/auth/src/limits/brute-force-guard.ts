@@ -6,7 +6,11 @@
  *
  * - per (email, client): N consecutive failures block the pair for a while; a success clears the count.
  * - per account, across clients: a few checks per short window, then blocks that grow with the day's
- *   failures up to a few minutes: guessing slows to a crawl, the owner waits minutes at worst, never days.
+ *   failures up to a few minutes: guessing slows to a crawl. A client that logged in to the account in the
+ *   last 30 days (the owner's devices, counted by client like everything here) is exempt from this one, and
+ *   so keeps getting in however long a slow guessing campaign keeps the account blocked for everyone else;
+ *   it remains under the pair's and the client's limits, which (with the defaults) hold a guesser sharing
+ *   that address to no more guesses than the account limit would.
  * - per client: failures per hour, sized for many people behind one NAT; the block ends with the hour.
  * - password re-checks on a signed-in account, registrations per client, refreshes per session.
  *
@@ -18,7 +22,7 @@ import type { QueryClient } from '@todo/platform/db';
 import { TooManyRequestsError } from '@todo/platform/errors';
 import { clientKey, type RateLimitReport, takePoint } from '@todo/platform/http';
 import { Counter, type Registry } from 'prom-client';
-import { RateLimiterPostgres, type RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
 
 export interface BruteForceLimits {
   loginMaxConsecutiveFailures: number;
@@ -42,9 +46,30 @@ export interface Attempt {
 
 const TABLE = { storeType: 'pool', tableName: 'rate_limits', schemaName: 'auth', tableCreated: true } as const;
 const DAY = 24 * 3600;
+/** How long a successful login makes its client known to the account (every success starts it again). */
+const KNOWN_CLIENT_SECONDS = 30 * DAY;
 
 /** Emails are keys here, not data: store a digest. */
 const digest = (value: string) => createHash('sha256').update(value).digest('base64url').slice(0, 32);
+
+/**
+ * A limit on consecutive failures, counted over a day, that once used up is a block of fixed length
+ * (`blockDuration`): set by the failure that used it up (`#blockWhenUsedUp`) or, in a burst whose checks are
+ * still running, by the first attempt it refuses (rate-limiter-flexible does that). So a refusal's wait is the
+ * block's, when a retry can succeed, never the rest of the day; attempts refused in the same instant as the
+ * one that sets the block read the day's expiry before the block lands, hence the cap.
+ */
+class ConsecutiveFailures extends RateLimiterPostgres {
+  override async consume(key: string | number, points?: number, options?: Record<string, unknown>) {
+    try {
+      return await super.consume(key, points, options);
+    } catch (err) {
+      if (!(err instanceof RateLimiterRes)) throw err;
+      const wait = Math.min(err.msBeforeNext, this.blockDuration * 1000);
+      throw new RateLimiterRes(err.remainingPoints, wait, err.consumedPoints, err.isFirstInDuration);
+    }
+  }
+}
 
 interface Limit {
   limiter: RateLimiterPostgres;
@@ -58,6 +83,8 @@ export class BruteForceGuard {
   readonly #pair: Limit;
   readonly #account: Limit;
   readonly #accountFailures: RateLimiterPostgres;
+  /** (account, client) pairs that logged in recently: exempt from the account limit. */
+  readonly #knownClients: RateLimiterPostgres;
   readonly #client: Limit;
   readonly #recheck: Limit;
   readonly #register: Limit;
@@ -69,19 +96,26 @@ export class BruteForceGuard {
 
   constructor(store: QueryClient, settings: BruteForceLimits, registry?: Registry) {
     this.#settings = settings;
-    const limit = (keyPrefix: string, policy: string, quota: number, windowSeconds: number): Limit => ({
-      limiter: new RateLimiterPostgres({
-        ...TABLE,
-        storeClient: store,
-        keyPrefix,
-        points: quota,
-        duration: windowSeconds,
-      }),
-      policy,
-      quota,
-      windowSeconds,
-    });
-    this.#pair = limit('pair', 'login-pair', settings.loginMaxConsecutiveFailures, DAY);
+    /** `blockSeconds` makes it a limit on consecutive failures, blocked that long once used up. */
+    const limit = (
+      keyPrefix: string,
+      policy: string,
+      quota: number,
+      windowSeconds: number,
+      blockSeconds?: number,
+    ): Limit => {
+      const options = { ...TABLE, storeClient: store, keyPrefix, points: quota, duration: windowSeconds };
+      return {
+        limiter:
+          blockSeconds === undefined
+            ? new RateLimiterPostgres(options)
+            : new ConsecutiveFailures({ ...options, blockDuration: blockSeconds }),
+        policy,
+        quota,
+        windowSeconds,
+      };
+    };
+    this.#pair = limit('pair', 'login-pair', settings.loginMaxConsecutiveFailures, DAY, settings.loginBlockSeconds);
     this.#account = limit(
       'account',
       'login-account',
@@ -95,8 +129,21 @@ export class BruteForceGuard {
       points: Number.MAX_SAFE_INTEGER,
       duration: DAY,
     });
+    this.#knownClients = new RateLimiterPostgres({
+      ...TABLE,
+      storeClient: store,
+      keyPrefix: 'known_client',
+      points: 1,
+      duration: KNOWN_CLIENT_SECONDS,
+    });
     this.#client = limit('client', 'login-client', settings.loginMaxFailuresPerClientPerHour, 3600);
-    this.#recheck = limit('recheck', 'password-check', settings.loginMaxConsecutiveFailures, DAY);
+    this.#recheck = limit(
+      'recheck',
+      'password-check',
+      settings.loginMaxConsecutiveFailures,
+      DAY,
+      settings.loginBlockSeconds,
+    );
     this.#register = limit('register', 'register-client', settings.registerMaxPerClientPerHour, 3600);
     this.#refresh = limit('refresh', 'refresh-session', settings.refreshMaxPerSessionPerMinute, 60);
     this.#mailToAddress = limit('mail_address', 'mail-address', settings.mailMaxPerEmailPerHour, 3600);
@@ -115,33 +162,47 @@ export class BruteForceGuard {
     });
   }
 
-  /** Counts a login attempt against every limit before the password is checked; 429 when one is used up. */
+  /**
+   * Counts a login attempt against every limit before the password is checked; 429 when one is used up. A
+   * client known to the account (it logged in to it lately) is not counted against the account's limit.
+   */
   async loginAttempt(email: string, ip: string, report: RateLimitReport): Promise<Attempt> {
     const pairKey = `${digest(email)}:${clientKey(ip)}`;
     const accountKey = digest(email);
-    const taken = await this.#takeAll(
-      report,
-      [
-        [this.#pair, pairKey],
-        [this.#account, accountKey],
-        [this.#client, clientKey(ip)],
-      ],
-      () => this.#logins.inc({ outcome: 'rate_limited' }),
-    );
+    const refused = () => this.#logins.inc({ outcome: 'rate_limited' });
+    // The pair first, before asking whether the client is known: the many attempts of a burst that the pair
+    // refuses then cost one query each, not two (a full pool answers 503 rather than queue them).
+    const taken = await this.#takeAll(report, [[this.#pair, pairKey]], refused);
+    let known: boolean;
+    try {
+      known = (await this.#knownClients.get(pairKey)) !== null;
+      const rest: [Limit, string][] = known ? [] : [[this.#account, accountKey]];
+      rest.push([this.#client, clientKey(ip)]);
+      for (const [limit, res] of await this.#takeAll(report, rest, refused)) taken.set(limit, res);
+    } catch (err) {
+      if (err instanceof TooManyRequestsError) await this.#give(this.#pair, pairKey, taken);
+      throw err;
+    }
     this.#checks.inc({ kind: 'login' });
     return {
       succeeded: async () => {
         this.#logins.inc({ outcome: 'success' });
-        // The pair's consecutive failures end; the account's and the client's counts get this attempt back.
+        // The pair's consecutive failures end; the account's and the client's counts get this attempt back;
+        // the client is known to the account for another 30 days.
         await Promise.all([
           this.#pair.limiter.delete(pairKey),
           this.#give(this.#account, accountKey, taken),
           this.#give(this.#client, clientKey(ip), taken),
+          this.#knownClients.set(pairKey, 1, KNOWN_CLIENT_SECONDS),
         ]);
       },
       failed: async () => {
         this.#logins.inc({ outcome: 'invalid_credentials' });
-        await Promise.all([this.#blockWhenUsedUp(this.#pair, pairKey, taken), this.#slowDown(accountKey)]);
+        // A known client's failures (the owner mistyping) do not slow the account down for anyone else.
+        await Promise.all([
+          this.#blockWhenUsedUp(this.#pair, pairKey, taken),
+          known ? undefined : this.#slowDown(accountKey),
+        ]);
       },
     };
   }
@@ -209,7 +270,11 @@ export class BruteForceGuard {
   /** The failure that used up a consecutive-failure limit turns it into a block of fixed length. */
   async #blockWhenUsedUp(limit: Limit, key: string, taken: Map<Limit, RateLimiterRes>): Promise<void> {
     const res = taken.get(limit);
-    if (res && res.consumedPoints >= limit.quota) await limit.limiter.block(key, this.#settings.loginBlockSeconds);
+    if (!res || res.consumedPoints < limit.quota) return;
+    // An attempt refused meanwhile has set the block already, and told its client when it ends: keep that end.
+    const current = await limit.limiter.get(key);
+    if (current && current.consumedPoints > limit.quota) return;
+    await limit.limiter.block(key, this.#settings.loginBlockSeconds);
   }
 
   /** Each failure beyond the free attempts blocks the account for twice as long as the last, up to the cap. */
