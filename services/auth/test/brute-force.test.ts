@@ -200,6 +200,34 @@ describe('a slow guessing campaign against one account never locks its owner out
       expect(Number(refused.headers.get('retry-after'))).toBeLessThanOrEqual(4);
     }
   });
+
+  it('a password change ends every exemption: an intruder who got in with the old password is slowed like any other client', async () => {
+    const user = await auth.newUser();
+    const login = (password: string, client: string) =>
+      auth.client.POST('/auth/login', { body: { email: user.email, password }, ...from(client) });
+    const intruder = '192.0.2.66';
+    expect((await login(user.password, intruder)).response.status).toBe(200);
+    const changed = await auth.client.PUT('/auth/me/password', {
+      body: { currentPassword: user.password, newPassword: 'a new passphrase nobody else knows' },
+      headers: bearer(user.accessToken),
+    });
+    expect(changed.response.status).toBe(204);
+
+    // A checked guess from elsewhere uses up the account's window (tried again should the window turn between
+    // the two requests); the intruder's address, known to the account before the change, now counts against
+    // it too, so the account limit refuses it. Were it still exempt, it would never meet that limit.
+    let guesses = 0;
+    await vi.waitFor(
+      async () => {
+        guesses++;
+        expect((await login('a guess', `198.19.0.${guesses}`)).response.status).toBe(401);
+        const refused = (await login(user.password, intruder)).response;
+        expect(refused.status).toBe(429);
+        expect(refused.headers.get('ratelimit-policy')).toContain('"login-account"');
+      },
+      { timeout: 15_000, interval: 100 },
+    );
+  });
 });
 
 describe('per-client limits are sized for many people behind one address', () => {

@@ -49,6 +49,7 @@ export async function confirmPasswordReset(
     const now = new Date();
     await new UserRepository(tx).setPasswordHash(userId, hash, now);
     await withdrawOneTimeTokens(tx, userId);
+    await deps.guard.forgetClients(tx, user.email);
     await endSessions(deps, tx, { userId, sessionId: '', scope: 'global', reason: 'password_changed' }, now);
   });
   deps.outbox.notifyCommitted();

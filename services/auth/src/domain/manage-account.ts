@@ -60,6 +60,7 @@ export async function changePassword(
     await new UserRepository(tx).setPasswordHash(user.id, hash, new Date());
     // A reset link mailed before the change must not undo it.
     await withdrawOneTimeTokens(tx, user.id);
+    await deps.guard.forgetClients(tx, user.email);
     await endSessions(deps, tx, {
       userId: user.id,
       sessionId: principal.sessionId,

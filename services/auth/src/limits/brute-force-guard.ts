@@ -10,7 +10,8 @@
  *   last 30 days (the owner's devices, counted by client like everything here) is exempt from this one, and
  *   so keeps getting in however long a slow guessing campaign keeps the account blocked for everyone else;
  *   it remains under the pair's and the client's limits, which (with the defaults) hold a guesser sharing
- *   that address to no more guesses than the account limit would.
+ *   that address to no more guesses than the account limit would. A password change or reset ends every
+ *   exemption (`forgetClients`): a client that only knew the old password is a stranger again.
  * - per client: failures per hour, sized for many people behind one NAT; the block ends with the hour.
  * - password re-checks on a signed-in account, registrations per client, refreshes per session.
  *
@@ -205,6 +206,17 @@ export class BruteForceGuard {
         ]);
       },
     };
+  }
+
+  /**
+   * After a password change or reset: no client is known to the account any more, so one that knew the old
+   * password (an intruder the owner just locked out) is slowed by the account limit again like any other.
+   * Runs in the caller's transaction, so it holds exactly when the new password does.
+   */
+  async forgetClients(tx: { execute(sql: string, params: unknown[]): Promise<unknown> }, email: string): Promise<void> {
+    await tx.execute(`delete from ${TABLE.schemaName}.${TABLE.tableName} where starts_with(key, ?)`, [
+      `known_client:${digest(email)}:`,
+    ]);
   }
 
   /** For password checks on a signed-in account (change password, delete account). */
