@@ -60,8 +60,8 @@ export class Outbox {
     return this.#source;
   }
 
-  /** Records an event in `em`'s unit of work; it is written when that transaction commits. */
-  enqueue<T extends EventType>(em: EntityManager, type: T, data: EventData<T>): CloudEvent<EventData<T>> {
+  /** The outbox row of an event of `type` about `data`, made now, in the current trace. */
+  #row<T extends EventType>(type: T, data: EventData<T>) {
     if (!this.#enabled) {
       throw new TypeError(
         `${this.#source} has no outbox: list OutboxEventSchema among its entities to publish ${type}`,
@@ -78,15 +78,50 @@ export class Outbox {
       subject: eventSubject[type](data),
       data,
     };
-    em.create(OutboxEventSchema, {
+    return {
       id: event.id,
       type,
       payload: event,
       createdAt: now,
       publishedAt: null,
       traceContext: activeTraceContext(),
-    });
-    return event;
+    };
+  }
+
+  /** Records an event in `em`'s unit of work; it is written when that transaction commits. */
+  enqueue<T extends EventType>(em: EntityManager, type: T, data: EventData<T>): CloudEvent<EventData<T>> {
+    const row = this.#row(type, data);
+    em.create(OutboxEventSchema, row);
+    return row.payload;
+  }
+
+  /**
+   * Runs `change` (a statement ending in RETURNING, `?` for its parameters) and writes the event in the same
+   * statement (a data-modifying CTE): one round trip, atomic without a transaction of its own, so the event
+   * exists exactly when the change does. Returns the change's rows. Inside a transaction, it is part of it.
+   */
+  async withChange<R extends object, T extends EventType>(
+    em: EntityManager,
+    change: { sql: string; params: readonly unknown[] },
+    type: T,
+    data: EventData<T>,
+  ): Promise<R[]> {
+    const row = this.#row(type, data);
+    const meta = em.getMetadata(OutboxEventSchema);
+    const table = `${meta.schema ?? em.config.get('schema')}.${meta.tableName}`;
+    return em.execute<R[]>(
+      `with change as (${change.sql}), event as (insert into ${table} ` +
+        '(id, type, payload, created_at, published_at, trace_context) values (?, ?, ?::jsonb, ?, null, ?::jsonb)) ' +
+        'select * from change',
+      [
+        ...change.params,
+        row.id,
+        row.type,
+        JSON.stringify(row.payload),
+        row.createdAt,
+        row.traceContext === null ? null : JSON.stringify(row.traceContext),
+      ],
+    );
   }
 
   /** Tells local relays that something was committed, so they publish now instead of at the next poll. */
@@ -127,6 +162,9 @@ interface BatchResult {
 }
 
 const CLOUDEVENTS_JSON = 'application/cloudevents+json';
+
+/** An unpublished row as the relay reads it. */
+type PendingRow = Pick<OutboxEvent, 'id' | 'type' | 'payload'> & { trace_context: OutboxEvent['traceContext'] };
 
 export class OutboxRelay {
   readonly #options: Required<Omit<OutboxRelayOptions, 'registry'>>;
@@ -228,10 +266,12 @@ export class OutboxRelay {
         [`outbox:${outbox.source}`],
       );
       if (!lock?.locked) return { published: 0, locked: false };
-      const rows = await em.find(
-        OutboxEventSchema,
-        { publishedAt: null },
-        { orderBy: { seq: 'asc' }, limit: batchSize, fields: ['id', 'type', 'payload', 'traceContext'] },
+      // Plain rows, not entities: the relay only reads them and marks them, and runs after every commit.
+      const meta = em.getMetadata(OutboxEventSchema);
+      const table = `${meta.schema ?? em.config.get('schema')}.${meta.tableName}`;
+      const rows = await em.execute<PendingRow[]>(
+        `select id, type, payload, trace_context from ${table} where published_at is null order by seq limit ?`,
+        [batchSize],
       );
       const sent: string[] = [];
       let failure: unknown;
@@ -239,10 +279,8 @@ export class OutboxRelay {
         const h = headers();
         h.set('Content-Type', CLOUDEVENTS_JSON);
         const subject = subjectOf(namespace, row.type);
-        // A partially loaded row types its JSON members as Loaded<unknown>; the entity says what they hold.
-        const traceContext = row.traceContext as OutboxEvent['traceContext'];
         try {
-          await tracePublish(traceContext, h, { type: row.type, subject, id: row.id }, () =>
+          await tracePublish(row.trace_context, h, { type: row.type, subject, id: row.id }, () =>
             js.publish(subject, JSON.stringify(row.payload), { msgID: row.id, headers: h }),
           );
           sent.push(row.id);
@@ -252,7 +290,7 @@ export class OutboxRelay {
         }
       }
       if (sent.length > 0) {
-        await em.nativeUpdate(OutboxEventSchema, { id: { $in: sent } }, { publishedAt: new Date() });
+        await em.execute(`update ${table} set published_at = now() where id in (?)`, [sent]);
       }
       return { published: sent.length, locked: true, failure };
     });

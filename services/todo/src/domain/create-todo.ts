@@ -45,26 +45,31 @@ function canonical(value: unknown): string {
 
 const hashOf = (body: unknown) => createHash('sha256').update(canonical(body)).digest('base64url');
 
-/** Inserts the todo and records `todo.created`; call inside a transaction. */
+/** Inserts the todo and records `todo.created`, in one statement (inside the transaction `em` is in, if any). */
 async function insertTodo(deps: TodoDeps, em: EntityManager, ownerId: string, input: NewTodo): Promise<TodoView> {
   const now = new Date();
-  const todo = await new TodoRepository(em).insert(ownerId, {
-    id: newId(),
-    ...toStored(todoFields, input),
-    createdAt: now,
-    updatedAt: now,
-    version: 1,
+  const todo = { id: newId(), ...toStored(todoFields, input), createdAt: now, updatedAt: now, version: 1 };
+  const view = toTodoView({ ...todo, ownerId });
+  await deps.outbox.withChange(em, new TodoRepository(em).insertStatement(ownerId, todo), TODO_CREATED, {
+    ownerId,
+    todoId: view.id,
+    version: view.version,
+    todo: view,
   });
-  const view = toTodoView(todo);
-  deps.outbox.enqueue(em, TODO_CREATED, { ownerId, todoId: view.id, version: view.version, todo: view });
   return view;
 }
 
 /** Creates a todo; a replayed idempotent create returns the first response and changes (and publishes) nothing. */
 export async function createTodo(deps: TodoDeps, em: EntityManager, input: CreateTodo): Promise<Created> {
+  if (!input.idempotency) {
+    // One statement, atomic on its own: no transaction to open and commit around it.
+    const todo = await insertTodo(deps, em, input.ownerId, input.todo);
+    deps.outbox.notifyCommitted();
+    return { todo, replayed: false };
+  }
+  const { idempotency } = input;
   const created = await em.transactional(async (tx) => {
-    if (!input.idempotency) return { todo: await insertTodo(deps, tx, input.ownerId, input.todo), replayed: false };
-    const { key, body } = input.idempotency;
+    const { key, body } = idempotency;
     const keys = new IdempotencyKeyRepository(tx);
     const requestHash = hashOf(body);
     const claim = await keys.claim(input.ownerId, key, requestHash, deps.idempotencyWaitMs);

@@ -113,10 +113,19 @@ export class TodoRepository {
     return { sql, params };
   }
 
-  async insert(ownerId: string, todo: Omit<Todo, 'ownerId'>): Promise<Todo> {
-    const row = { ...todo, ownerId };
-    await this.#em.insert(TodoSchema, row);
-    return row;
+  /**
+   * The INSERT of a new todo, unexecuted (RETURNING its id): the use case runs it together with its event
+   * (`Outbox.withChange`), one statement for both.
+   */
+  insertStatement(ownerId: string, todo: Omit<Todo, 'ownerId'>): { sql: string; params: unknown[] } {
+    const meta = this.#em.getMetadata(TodoSchema);
+    const entries = Object.entries({ ...todo, ownerId });
+    // Column names come from the entity (every key is a property of Todo), never from the request.
+    const columns = entries.map(([name]) => meta.properties[name as keyof typeof meta.properties].fieldNames[0]);
+    return {
+      sql: `insert into todo.todos (${columns.join(', ')}) values (${columns.map(() => '?').join(', ')}) returning id`,
+      params: entries.map(([, value]) => value),
+    };
   }
 
   /**
