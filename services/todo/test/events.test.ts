@@ -68,7 +68,11 @@ describe('other teams can follow every change as an event', () => {
     const id = dataOf(created).id;
     const todo = { params: { path: { id } }, ...asAnn };
     const first = await stack.client.PATCH('/todos/{id}', { ...todo, body: { done: true } });
-    const second = await stack.client.PATCH('/todos/{id}', { ...todo, body: { title: 'Published' } });
+    const second = await stack.client.PATCH('/todos/{id}', {
+      ...todo,
+      body: { title: 'Published', description: 'with a due date', dueAt: '2026-12-24T18:30:00.250+01:00' },
+    });
+    expect(second.data?.dueAt).toBe('2026-12-24T17:30:00.250Z');
     expect((await stack.client.DELETE('/todos/{id}', todo)).response.status).toBe(204);
 
     const mine = await vi.waitFor(

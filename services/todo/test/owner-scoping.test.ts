@@ -85,8 +85,22 @@ describe('every todo query names its owner', () => {
     const repo = new TodoRepository(em);
     const page = await repo.list(owner, { sort: '-createdAt', limit: 100 });
     expect(page.map((row) => row.todo.ownerId)).toEqual([owner]);
-    expect(await repo.delete(owner, ids[stranger] as string)).toBeUndefined();
-    expect(await repo.deleteAllOf(owner)).toEqual([{ id: ids[owner], version: 1 }]);
+    const { sql, params } = repo.deleteStatement(owner, ids[stranger] as string);
+    expect(await em.execute(sql, params)).toEqual([]);
+    const insert = repo.insertStatement(owner, {
+      id: '01a2168a-0000-7000-8000-00000000001c',
+      title: 'mine',
+      description: null,
+      done: false,
+      dueAt: null,
+      createdAt: new Date(),
+      updatedAt: new Date(),
+      version: 1,
+    });
+    expect(await em.execute(insert.sql, insert.params)).toEqual([{ id: '01a2168a-0000-7000-8000-00000000001c' }]);
+    expect(new Set((await repo.deleteAllOf(owner)).map((row) => row.id))).toEqual(
+      new Set([ids[owner], '01a2168a-0000-7000-8000-00000000001c']),
+    );
     expect(await em.count(TodoSchema, {}, ownedBy(stranger))).toBeGreaterThanOrEqual(1);
   });
 

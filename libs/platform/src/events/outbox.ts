@@ -96,28 +96,40 @@ export class Outbox {
   }
 
   /**
-   * Runs `change` (a statement ending in RETURNING, `?` for its parameters) and writes the event in the same
-   * statement (a data-modifying CTE): one round trip, atomic without a transaction of its own, so the event
-   * exists exactly when the change does. Returns the change's rows. Inside a transaction, it is part of it.
+   * Runs `change` (one statement ending in RETURNING, `?` for its parameters, changing at most one row) and
+   * writes the event in the same statement (a data-modifying CTE): one round trip, atomic without a
+   * transaction of its own, so the event exists exactly when the change does: a change that matched no row
+   * records none. `fromRow` names members of `data` that come from the changed row, each from the RETURNING
+   * column of that name (e.g. the version a change gave it). Returns the change's rows.
    */
-  async withChange<R extends object, T extends EventType>(
+  async withChange<R extends object, T extends EventType, K extends keyof EventData<T> & string = never>(
     em: EntityManager,
     change: { sql: string; params: readonly unknown[] },
     type: T,
-    data: EventData<T>,
+    data: Omit<EventData<T>, K>,
+    fromRow?: Record<K, string>,
   ): Promise<R[]> {
-    const row = this.#row(type, data);
+    const row = this.#row(type, data as EventData<T>);
     const meta = em.getMetadata(OutboxEventSchema);
     const table = `${meta.schema ?? em.config.get('schema')}.${meta.tableName}`;
+    const members = Object.entries<string>(fromRow ?? {}).map(([member, column]) => {
+      if (!/^[a-z_][a-z0-9_]*$/.test(column)) throw new TypeError(`${column} is not a column name`);
+      return `'${member.replace(/'/g, "''")}', change.${column}`;
+    });
+    const payload =
+      members.length === 0
+        ? '?::jsonb'
+        : `?::jsonb || jsonb_build_object('data', ?::jsonb || jsonb_build_object(${members.join(', ')}))`;
     return em.execute<R[]>(
       `with change as (${change.sql}), event as (insert into ${table} ` +
-        '(id, type, payload, created_at, published_at, trace_context) values (?, ?, ?::jsonb, ?, null, ?::jsonb)) ' +
-        'select * from change',
+        `(id, type, payload, created_at, published_at, trace_context) select ?, ?, ${payload}, ?, null, ?::jsonb ` +
+        'from change) select * from change',
       [
         ...change.params,
         row.id,
         row.type,
         JSON.stringify(row.payload),
+        ...(members.length === 0 ? [] : [JSON.stringify(row.payload.data)]),
         row.createdAt,
         row.traceContext === null ? null : JSON.stringify(row.traceContext),
       ],

@@ -41,17 +41,26 @@ export async function updateTodo(
     if (precondition && !matches(precondition, todo.version)) throw stale();
     return toTodoView(todo);
   }
-  const view = await em.transactional(async (tx) => {
-    const repo = new TodoRepository(tx);
-    const todo =
-      (await repo.update(ownerId, id, changes, new Date(), versionsOf(precondition))) ??
-      (await explainMiss(repo, ownerId, id));
-    const view = toTodoView(todo);
-    deps.outbox.enqueue(tx, TODO_UPDATED, { ownerId, todoId: id, version: view.version, todo: view });
-    return view;
-  });
+  const repo = new TodoRepository(em);
+  const versions = versionsOf(precondition);
+  // The update and its event in one statement; no row matched, no event.
+  const [row] =
+    versions?.length === 0
+      ? []
+      : await deps.outbox.withChange<
+          Parameters<TodoRepository['changedTodo']>[0],
+          typeof TODO_UPDATED,
+          'version' | 'todo'
+        >(
+          em,
+          repo.updateStatement(ownerId, id, changes, new Date(), versions),
+          TODO_UPDATED,
+          { ownerId, todoId: id },
+          { version: 'version', todo: 'representation' },
+        );
+  if (!row) return explainMiss(repo, ownerId, id);
   deps.outbox.notifyCommitted();
-  return view;
+  return toTodoView(repo.changedTodo(row));
 }
 
 /** Deletes a todo and records `todo.deleted`, whose version is one above the one the todo had. */
@@ -60,12 +69,20 @@ export async function deleteTodo(
   em: EntityManager,
   { ownerId, id, precondition }: { ownerId: string; id: string; precondition?: Precondition },
 ): Promise<void> {
-  await em.transactional(async (tx) => {
-    const repo = new TodoRepository(tx);
-    const version = await repo.delete(ownerId, id, versionsOf(precondition));
-    if (version === undefined) return explainMiss(repo, ownerId, id);
-    deps.outbox.enqueue(tx, TODO_DELETED, { ownerId, todoId: id, version: version + 1, reason: 'deleted' });
-  });
+  const repo = new TodoRepository(em);
+  const versions = versionsOf(precondition);
+  // The delete and its event in one statement; no row matched, no event.
+  const deleted =
+    versions?.length === 0
+      ? []
+      : await deps.outbox.withChange(
+          em,
+          repo.deleteStatement(ownerId, id, versions),
+          TODO_DELETED,
+          { ownerId, todoId: id, reason: 'deleted' },
+          { version: 'deleted_version' },
+        );
+  if (deleted.length === 0) return explainMiss(repo, ownerId, id);
   deps.outbox.notifyCommitted();
 }
 

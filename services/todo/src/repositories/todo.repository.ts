@@ -129,47 +129,64 @@ export class TodoRepository {
   }
 
   /**
-   * Applies the changes and advances the version by one, atomically (a concurrent writer waits for the row
-   * lock and then sees the new version). With `ifVersions`, only when the current version is one of them.
-   * Returns the todo as it now is (UPDATE … RETURNING: no second read), or null when no row matched.
+   * The UPDATE that applies the changes and advances the version by one, atomically (a concurrent writer waits
+   * for the row lock and then sees the new version); with `ifVersions`, only when the current version is one
+   * of them. Unexecuted: the use case runs it with its event. RETURNING the row as it now is (read it with
+   * `changedTodo`) and, as `representation`, the todo as events carry it, made from that same row.
    */
-  async update(
+  updateStatement(
     ownerId: string,
     id: string,
     changes: TodoChanges,
     now: Date,
     ifVersions?: number[],
-  ): Promise<Todo | null> {
-    if (ifVersions?.length === 0) return null;
+  ): { sql: string; params: unknown[] } {
     const meta = this.#em.getMetadata(TodoSchema);
+    const column = (name: string) => meta.properties[name as keyof typeof meta.properties].fieldNames[0];
     const sets: string[] = [];
     const params: unknown[] = [];
     for (const [name, value] of Object.entries(changes)) {
       // Column names come from the entity, never from the request; a key that is no todo field is a bug.
       if (!Object.hasOwn(todoFields, name)) throw new TypeError(`${name} is not a todo field`);
-      sets.push(`${meta.properties[name as keyof typeof todoFields].fieldNames[0]} = ?`);
+      sets.push(`${column(name)} = ?`);
       params.push(value);
     }
     sets.push('updated_at = ?', 'version = version + 1');
     params.push(now, ownerId, id);
     if (ifVersions) params.push(ifVersions);
-    const row = await this.#em.execute<EntityData<Todo>>(
-      `update todo.todos set ${sets.join(', ')} where owner_id = ? and id = ?${ifVersions ? ' and version in (?)' : ''} returning *`,
+    // The representation in SQL, member by member from the entity: date-times as JavaScript's toISOString
+    // writes them (UTC, milliseconds, "Z"), so the event says exactly what the response does.
+    const member = (name: string) => {
+      const value = `t.${column(name)}`;
+      const json =
+        meta.properties[name as keyof typeof meta.properties].runtimeType === 'Date'
+          ? `to_char(${value} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+          : value;
+      return `'${name}', ${json}`;
+    };
+    const representation = ['id', ...Object.keys(todoFields), 'createdAt', 'updatedAt', 'version'].map(member);
+    return {
+      sql:
+        `update todo.todos t set ${sets.join(', ')} where t.owner_id = ? and t.id = ?` +
+        `${ifVersions ? ' and t.version in (?)' : ''} returning t.*, jsonb_build_object(${representation.join(', ')}) as representation`,
       params,
-      'get',
-    );
-    return row ? this.#toTodo(row) : null;
+    };
   }
 
-  /** Deletes the todo (with `ifVersions`, only at one of them); returns the version it had, or undefined. */
-  async delete(ownerId: string, id: string, ifVersions?: number[]): Promise<number | undefined> {
-    if (ifVersions?.length === 0) return undefined;
-    // Raw SQL for RETURNING, which MikroORM's query builder drops from a DELETE; the owner is in the WHERE.
-    const [row] = await this.#em.execute<{ version: number }[]>(
-      `delete from todo.todos where owner_id = ? and id = ?${ifVersions ? ' and version in (?)' : ''} returning version`,
-      ifVersions ? [ownerId, id, ifVersions] : [ownerId, id],
-    );
-    return row?.version;
+  /** A todo as an UPDATE's RETURNING gave it. */
+  changedTodo({ representation: _, ...row }: EntityData<Todo> & { representation?: unknown }): Todo {
+    return this.#toTodo(row);
+  }
+
+  /**
+   * The DELETE of a todo (with `ifVersions`, only at one of them), unexecuted, RETURNING `deleted_version`:
+   * the version its deletion gets, one above the last. The use case runs it with its event.
+   */
+  deleteStatement(ownerId: string, id: string, ifVersions?: number[]): { sql: string; params: unknown[] } {
+    return {
+      sql: `delete from todo.todos where owner_id = ? and id = ?${ifVersions ? ' and version in (?)' : ''} returning version + 1 as deleted_version`,
+      params: ifVersions ? [ownerId, id, ifVersions] : [ownerId, id],
+    };
   }
 
   /** Every todo of an owner, for an account deletion: the id and last version of each one that went. */
