@@ -32,7 +32,21 @@ const nastyString = fc.oneof(
 const nastyValue: fc.Arbitrary<unknown> = fc.oneof(
   nastyString,
   fc.jsonValue({ maxDepth: 3 }),
-  fc.constantFrom(null, true, 0, -1, 1e308, [], {}, '2027-01-01', '2027-01-01T00:00:00Z', '2027-13-45T99:99:99Z'),
+  fc.constantFrom(
+    null,
+    true,
+    0,
+    -1,
+    1e308,
+    [],
+    {},
+    '2027-01-01',
+    '2027-01-01T00:00:00Z',
+    '2027-13-45T99:99:99Z',
+    // Years 0 and 10000 once the offset is applied.
+    '0001-01-01T00:00:00+01:00',
+    '9999-12-31T23:00:00-05:00',
+  ),
 );
 
 const jsonBody = fc.oneof(
@@ -77,7 +91,19 @@ const queryString = fc
       fc.constantFrom('limit', 'cursor', 'done', 'q', 'dueBefore', 'dueAfter', 'sort', 'x', 'limit[]', '__proto__'),
       fc.oneof(
         fc.string({ maxLength: 30 }),
-        fc.constantFrom('%ZZ', '%ff%fe', '0', '-1', '1e3', '100', 'true', '-dueAt', '%00', '2027-01-01T00:00:00Z'),
+        fc.constantFrom(
+          '%ZZ',
+          '%ff%fe',
+          '0',
+          '-1',
+          '1e3',
+          '100',
+          'true',
+          '-dueAt',
+          '%00',
+          '2027-01-01T00:00:00Z',
+          '0000-01-01T00:00:00Z',
+        ),
       ),
     ),
     { maxLength: 4 },

@@ -167,3 +167,46 @@ describe('listing todos: filters, orders and pages', () => {
     for (const k of taken) expect((await listRaw(`?cursor=${forged(k)}`)).status, k).toBe(200);
   });
 });
+
+describe('due dates at the ends of the range', () => {
+  let stack: Stack;
+  let user: TestUser;
+  beforeAll(async () => {
+    stack = await startStack();
+    user = await stack.auth.newUser();
+  });
+  afterAll(() => stack?.stop());
+
+  it('the first and last instants of years 0001–9999 are stored and paged through by due date; beyond them is a 422 that changes nothing', async () => {
+    const asUser = { headers: bearer(user.accessToken) };
+    for (const dueAt of ['0001-01-01T00:00:00Z', '9999-12-31T23:59:59.999Z', '2027-06-01T12:00:00+02:00']) {
+      expect((await stack.client.POST('/todos', { body: { title: dueAt, dueAt }, ...asUser })).response.status).toBe(
+        201,
+      );
+    }
+    // Years 0 and 10000 once the offset is applied, and year 0 as written.
+    for (const dueAt of ['0001-01-01T00:00:00+01:00', '9999-12-31T23:00:00-05:00', '0000-06-01T00:00:00Z']) {
+      const refused = await stack.client.POST('/todos', { body: { title: 'out of range', dueAt }, ...asUser });
+      expect(refused.response.status).toBe(422);
+      expect(JSON.stringify(refused.error)).toContain('Must be an instant from 0001-01-01T00:00:00Z');
+      const filtered = await stack.client.GET('/todos', { params: { query: { dueBefore: dueAt } }, ...asUser });
+      expect(filtered.response.status).toBe(422);
+    }
+    for (const sort of ['dueAt', '-dueAt'] as const) {
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = dataOf(
+          await stack.client.GET('/todos', {
+            params: { query: { sort, limit: 1, ...(cursor ? { cursor } : {}) } },
+            ...asUser,
+          }),
+        );
+        seen.push(...page.items.map((t) => t.dueAt ?? 'none'));
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      const ascending = ['0001-01-01T00:00:00.000Z', '2027-06-01T10:00:00.000Z', '9999-12-31T23:59:59.999Z'];
+      expect(seen).toEqual(sort === 'dueAt' ? ascending : [...ascending].reverse());
+    }
+  });
+});

@@ -165,7 +165,7 @@ export interface components {
         Cursor: string;
         /**
          * Format: date-time
-         * @description An RFC 3339 date-time with an offset (`Z` or `±hh:mm`), at most 64 characters.
+         * @description An RFC 3339 date-time with an offset (`Z` or `±hh:mm`), at most 64 characters, from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z.
          */
         DateTimeInput: string;
         /**
@@ -211,7 +211,8 @@ export interface components {
             done?: boolean;
             /**
              * Format: date-time
-             * @description An RFC 3339 date-time with an offset (`Z` or `±hh:mm`), at most 64 characters; defaults to `null`.
+             * @description An RFC 3339 date-time with an offset (`Z` or `±hh:mm`), at most 64 characters, from
+             *     0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z; defaults to `null`.
              */
             dueAt?: string | null;
         };
@@ -225,7 +226,8 @@ export interface components {
             done?: boolean;
             /**
              * Format: date-time
-             * @description An RFC 3339 date-time with an offset (`Z` or `±hh:mm`), at most 64 characters; `null` clears it.
+             * @description An RFC 3339 date-time with an offset (`Z` or `±hh:mm`), at most 64 characters, from
+             *     0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z; `null` clears it.
              */
             dueAt?: string | null;
         };

@@ -56,13 +56,27 @@ const userEmailVerifiedData = z.object({
   verifiedAt: dateTime,
 });
 
+/** The instants PostgreSQL stores and prints with a four-digit year, and JavaScript writes as one. */
+const EARLIEST = Date.parse('0001-01-01T00:00:00Z');
+const LATEST = Date.parse('9999-12-31T23:59:59.999Z');
+
 /**
  * An instant as a client writes it: RFC 3339 with an offset. Any number of fractional digits is RFC 3339;
- * 64 characters are more than any instant needs.
+ * 64 characters are more than any instant needs. In UTC it must fall in the years 0001 to 9999: an offset can
+ * carry `0001-01-01T00:00:00+01:00` into year 0, which PostgreSQL refuses, or `9999-12-31T23:00:00-05:00` into
+ * year 10000, which no keyset cursor or four-digit date-time can say.
  */
 export const rfc3339DateTime = z.iso
   .datetime({ offset: true, message: 'Must be an RFC 3339 date-time.' })
-  .superRefine(codePointLength({ min: 0, max: 64 }));
+  .superRefine(codePointLength({ min: 0, max: 64 }))
+  .refine(
+    (value) => {
+      const at = Date.parse(value);
+      // Not a date-time at all: the check above has said so.
+      return Number.isNaN(at) || (at >= EARLIEST && at <= LATEST);
+    },
+    { message: 'Must be an instant from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z.' },
+  );
 
 /**
  * The todo, defined once: the fields its owner writes, with the rules a request must meet (text trimmed,
