@@ -576,7 +576,8 @@ export interface components {
         "Idempotent-Replayed": "true";
         /**
          * @description Seconds to wait before trying again: at most a minute for a request limit, a few seconds while the
-         *     service is busy (`database-busy`), and up to the JWKS retry interval (at most an hour) while the auth
+         *     service is busy (`database-busy`), 5 while the list of revoked sessions is out of date
+         *     (`revocations-unavailable`), and up to the JWKS retry interval (at most an hour) while the auth
          *     service's keys cannot be fetched.
          */
         "Retry-After": number;
