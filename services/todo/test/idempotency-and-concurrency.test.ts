@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { request } from 'node:http';
 import { bearer, dataOf, type TestUser, type TodoCreate } from '@todo/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -140,6 +141,43 @@ describe('retries and races: idempotent creates and optimistic concurrency', () 
     expect(res.status).toBe(422);
     expect(res.body.errors).toEqual([{ header: 'Idempotency-Key', detail: expect.stringMatching(problem) }]);
     expect(res.text).not.toContain('kkkk');
+    expect(await countTodos(user.id)).toBe(before);
+  });
+
+  it('an Idempotency-Key sent twice is a 422 that says so, not the two values read as one key', async () => {
+    const before = await countTodos(user.id);
+    // Two field lines, as fetch cannot send them: node:http with raw headers.
+    const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(`${stack.todo.url}/todos`, {
+        method: 'POST',
+        // With raw headers Node sends only these: Host too, which HTTP/1.1 requires.
+        headers: [
+          'Host',
+          new URL(stack.todo.url).host,
+          'Authorization',
+          `Bearer ${user.accessToken}`,
+          'Content-Type',
+          'application/json',
+          'Idempotency-Key',
+          'first',
+          'Idempotency-Key',
+          'second',
+        ],
+      });
+      req.on('response', (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => {
+          text += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ title: 'Twice keyed' }));
+    });
+    expect(status).toBe(422);
+    expect(JSON.parse(body).errors).toEqual([
+      { header: 'Idempotency-Key', detail: expect.stringMatching(/sent 2 times: send it once/) },
+    ]);
     expect(await countTodos(user.id)).toBe(before);
   });
 

@@ -69,9 +69,13 @@ function readIdempotencyKey(raw: string): { key: string } | { refused: string } 
 }
 
 function idempotencyKey(ctx: Context): string | undefined {
-  const raw = ctx.headers['idempotency-key'];
-  if (raw === undefined) return undefined;
-  const read = readIdempotencyKey(Array.isArray(raw) ? raw.join(', ') : raw);
+  // Each field line as sent: Node joins repeated ones into one value, which would read as one bare key.
+  const lines = ctx.req.headersDistinct['idempotency-key'];
+  if (lines === undefined) return undefined;
+  const read =
+    lines.length > 1
+      ? { refused: `It was sent ${lines.length} times: send it once.` }
+      : readIdempotencyKey(lines[0] ?? '');
   if ('refused' in read) {
     throw new ValidationError(
       [{ header: 'Idempotency-Key', detail: `${read.refused} ${KEY_GRAMMAR}` }],
