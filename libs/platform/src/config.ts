@@ -17,8 +17,21 @@ export function loadConfig<S extends z.ZodType>(
     ? sharedRules(result.data)
     : result.error.issues.map((issue) => {
         const name = issue.path.join('.') || '(environment)';
-        const value = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
-        return `${name} ${value}`;
+        // zod does not report the input, and a value is never echoed: whether the variable is set says which.
+        const given = env[name];
+        const problem =
+          issue.code === 'invalid_type'
+            ? given === undefined || given === ''
+              ? 'is required'
+              : `must be a ${issue.expected}`
+            : // zod's own wording for a number out of bounds ("Too big: expected number to be <=10"), in ours;
+              // a message a setting wrote itself stays as it is.
+              issue.code === 'too_big' && issue.origin === 'number' && issue.message.startsWith('Too big')
+              ? `must be at most ${issue.maximum}`
+              : issue.code === 'too_small' && issue.origin === 'number' && issue.message.startsWith('Too small')
+                ? `must be at least ${issue.minimum}`
+                : issue.message;
+        return `${name} ${problem}`;
       });
   if (!result.success || problems.length > 0) {
     throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);

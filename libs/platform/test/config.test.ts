@@ -25,6 +25,12 @@ describe('configuration from the environment', () => {
     expect(message).not.toContain('\n');
     for (const name of ['PORT', 'NATS_URL', 'LOG_LEVEL']) expect(message).toContain(name);
     expect(message).toContain('SECRET is required');
+    // A variable that is set but of the wrong type is not "required": it says what it must be, not what it is.
+    expect(message).toContain('PORT must be a number');
+    expect(message).not.toContain('eighty');
+    expect(() => loadConfig(schema, { SECRET: 'long enough', PORT: '70000' })).toThrow(
+      'Invalid configuration: PORT must be at most 65535',
+    );
   });
 
   it('reads CORS_ORIGINS as exact origins, none by default, and refuses an entry no browser would send', () => {
