@@ -17,26 +17,29 @@ export function loadConfig<S extends z.ZodType>(
     ? sharedRules(result.data)
     : result.error.issues.map((issue) => {
         const name = issue.path.join('.') || '(environment)';
-        // zod does not report the input, and a value is never echoed: whether the variable is set says which.
-        const given = env[name];
-        const problem =
-          issue.code === 'invalid_type'
-            ? given === undefined || given === ''
-              ? 'is required'
-              : `must be a ${issue.expected}`
-            : // zod's own wording for a number out of bounds ("Too big: expected number to be <=10"), in ours;
-              // a message a setting wrote itself stays as it is.
-              issue.code === 'too_big' && issue.origin === 'number' && issue.message.startsWith('Too big')
-              ? `must be at most ${issue.maximum}`
-              : issue.code === 'too_small' && issue.origin === 'number' && issue.message.startsWith('Too small')
-                ? `must be at least ${issue.minimum}`
-                : issue.message;
-        return `${name} ${problem}`;
+        return `${name} ${problemOf(issue, env[name])}`;
       });
   if (!result.success || problems.length > 0) {
     throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   }
   return Object.freeze(result.data);
+}
+
+/**
+ * One variable's problem in words, never quoting its value. zod does not report the input, so whether the
+ * variable is set tells a missing one from one of the wrong type; zod's own wording for a number out of bounds
+ * ("Too big: expected number to be <=10") is put in ours, and a message a setting wrote itself stays as it is.
+ */
+function problemOf(issue: z.core.$ZodIssue, given: string | undefined): string {
+  if (issue.code === 'invalid_type')
+    return given === undefined || given === '' ? 'is required' : `must be a ${issue.expected}`;
+  if (issue.code === 'too_big' && issue.origin === 'number' && issue.message.startsWith('Too big')) {
+    return `must be at most ${issue.maximum}`;
+  }
+  if (issue.code === 'too_small' && issue.origin === 'number' && issue.message.startsWith('Too small')) {
+    return `must be at least ${issue.minimum}`;
+  }
+  return issue.message;
 }
 
 /**
