@@ -3,16 +3,11 @@ import { todoEventsStream } from '@todo/platform/events';
 import { bearer, dataOf, metric, readStream, startNatsServer, type TestNatsServer } from '@todo/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { unpublishedTodoEvents } from './support/events.ts';
+import { readinessOf } from './support/readiness.ts';
 import { type Stack, startStack } from './support/stack.ts';
 
 /** The feed counts as stale after this long without confirming it read everything (production: 10 s). */
 const STALE_AFTER_SECONDS = 2;
-
-interface Readiness {
-  status: string;
-  checks: Record<string, string>;
-  details: Record<string, string>;
-}
 
 describe('when NATS goes away and comes back, nothing is lost and revocations keep biting', () => {
   let nats: TestNatsServer;
@@ -30,14 +25,8 @@ describe('when NATS goes away and comes back, nothing is lost and revocations ke
     await nats?.close();
   });
 
-  const todoReadiness = async () => {
-    const res = await stack.ops.get<Readiness>('/readyz');
-    return { ...res.body, httpStatus: res.status };
-  };
-  const authReadiness = async () => {
-    const res = await stack.auth.ops.get<Readiness>('/readyz');
-    return { ...res.body, httpStatus: res.status };
-  };
+  const todoReadiness = () => readinessOf(stack.ops);
+  const authReadiness = () => readinessOf(stack.auth.ops);
   const bothConnected = async () =>
     (await todoReadiness()).details.nats === 'ok' && (await authReadiness()).details.nats === 'ok';
 

@@ -1,5 +1,6 @@
 import { bearer, dataOf, metric, startNatsServer, type TestNatsServer } from '@todo/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { readinessOf } from './support/readiness.ts';
 import { type Stack, startStack } from './support/stack.ts';
 
 /** The feed counts as stale after this long without confirming it read everything (the minimum; production: 10 s). */
@@ -7,12 +8,6 @@ const STALE_AFTER_SECONDS = 1;
 /** Refuse API requests once the feed has not confirmed it read everything for this long (production default: 0, off). */
 const MAX_STALENESS_SECONDS = 2;
 const REVOCATIONS_UNAVAILABLE = 'tag:todo-platform,2026:problems/revocations-unavailable';
-
-interface Readiness {
-  status: string;
-  checks: Record<string, string>;
-  details: Record<string, string>;
-}
 
 describe('with REVOCATION_MAX_STALENESS_SECONDS set, the API refuses while it cannot know of recent logouts', () => {
   let nats: TestNatsServer;
@@ -33,14 +28,8 @@ describe('with REVOCATION_MAX_STALENESS_SECONDS set, the API refuses while it ca
     await nats?.close();
   });
 
-  const todoReadiness = async () => {
-    const res = await stack.ops.get<Readiness>('/readyz');
-    return { ...res.body, httpStatus: res.status };
-  };
-  const authReadiness = async () => {
-    const res = await stack.auth.ops.get<Readiness>('/readyz');
-    return { ...res.body, httpStatus: res.status };
-  };
+  const todoReadiness = () => readinessOf(stack.ops);
+  const authReadiness = () => readinessOf(stack.auth.ops);
 
   it('NATS stops: past the bound a signed-in user gets 503 revocations-unavailable with Retry-After; NATS back: 200 again, and a logout bites within 2 s', async () => {
     const ann = await stack.auth.newUser();
