@@ -16,6 +16,8 @@ export interface BenchOptions {
   keepLogs: boolean;
   /** Profile the processes the bench starts (V8 .cpuprofile files, written when they stop; implies keepLogs). */
   cpuProf: boolean;
+  /** Where the JSON report goes; undefined: bench/results. */
+  resultsDir?: string;
 }
 
 export const USAGE = `npm run bench -- [options]
@@ -34,6 +36,7 @@ export const USAGE = `npm run bench -- [options]
   --keep-logs           keep the log files of the processes the bench starts
   --cpu-prof            profile those processes (node --cpu-prof): .cpuprofile files beside the logs,
                         for Chrome DevTools or speedscope; best with one --scenario
+  --results <dir>       write the JSON report there instead of bench/results
 `;
 
 const positive = (name: string, value: string, integer: boolean): number => {
@@ -62,6 +65,7 @@ export function parseOptions(args: string[], env: NodeJS.ProcessEnv): BenchOptio
       'database-url': { type: 'string' },
       'keep-logs': { type: 'boolean', default: false },
       'cpu-prof': { type: 'boolean', default: false },
+      results: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -86,5 +90,6 @@ export function parseOptions(args: string[], env: NodeJS.ProcessEnv): BenchOptio
     floor: !values['no-floor'],
     keepLogs: values['keep-logs'] || values['cpu-prof'],
     cpuProf: values['cpu-prof'],
+    ...(values.results ? { resultsDir: values.results } : {}),
   };
 }

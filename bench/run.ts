@@ -208,7 +208,7 @@ async function main(options: BenchOptions, cleanups: (() => Promise<void>)[]): P
     loginFlood: floods,
     checks: checkTargets(results, floods),
   };
-  const file = writeReport(RESULTS_DIR, report);
+  const file = writeReport(options.resultsDir ?? RESULTS_DIR, report);
   console.log(formatReport(report));
   say(`written to ${file} and latest.json`);
 }
