@@ -17,7 +17,16 @@ export function registerBacklogGauges(
   names: { pending: string; oldest: string },
   help: { pending: string; oldest: string },
 ): void {
-  const backlog = () => read().catch(() => undefined);
+  // Both gauges are collected together on a scrape: they share one read (one query) while it runs.
+  let reading: Promise<Backlog | undefined> | undefined;
+  const backlog = () => {
+    reading ??= read()
+      .catch(() => undefined)
+      .finally(() => {
+        reading = undefined;
+      });
+    return reading;
+  };
   new Gauge({
     name: names.pending,
     help: help.pending,
