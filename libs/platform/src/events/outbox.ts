@@ -41,6 +41,12 @@ export const OutboxEventSchema = defineEntity({
 });
 export type OutboxEvent = InferEntity<typeof OutboxEventSchema>;
 
+/** The outbox table, schema-qualified, for the statements written out here. */
+function outboxTable(em: EntityManager): string {
+  const meta = em.getMetadata(OutboxEventSchema);
+  return `${meta.schema ?? em.config.get('schema')}.${meta.tableName}`;
+}
+
 export class Outbox {
   readonly #source: string;
   readonly #listeners = new Set<() => void>();
@@ -110,8 +116,7 @@ export class Outbox {
     fromRow?: Record<K, string>,
   ): Promise<R[]> {
     const row = this.#row(type, data as EventData<T>);
-    const meta = em.getMetadata(OutboxEventSchema);
-    const table = `${meta.schema ?? em.config.get('schema')}.${meta.tableName}`;
+    const table = outboxTable(em);
     const members = Object.entries<string>(fromRow ?? {}).map(([member, column]) => {
       if (!/^[a-z_][a-z0-9_]*$/.test(column)) throw new TypeError(`${column} is not a column name`);
       return `'${member.replace(/'/g, "''")}', change.${column}`;
@@ -279,8 +284,7 @@ export class OutboxRelay {
       );
       if (!lock?.locked) return { published: 0, locked: false };
       // Plain rows, not entities: the relay only reads them and marks them, and runs after every commit.
-      const meta = em.getMetadata(OutboxEventSchema);
-      const table = `${meta.schema ?? em.config.get('schema')}.${meta.tableName}`;
+      const table = outboxTable(em);
       const rows = await em.execute<PendingRow[]>(
         `select id, type, payload, trace_context from ${table} where published_at is null order by seq limit ?`,
         [batchSize],

@@ -19,6 +19,7 @@
  * login outcomes are counted here too (`auth_logins_total`).
  */
 import { createHash } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { QueryClient } from '@todo/platform/db';
 import { TooManyRequestsError } from '@todo/platform/errors';
 import { clientKey, type RateLimitReport, takePoint } from '@todo/platform/http';
@@ -213,7 +214,7 @@ export class BruteForceGuard {
    * password (an intruder the owner just locked out) is slowed by the account limit again like any other.
    * Runs in the caller's transaction, so it holds exactly when the new password does.
    */
-  async forgetClients(tx: { execute(sql: string, params: unknown[]): Promise<unknown> }, email: string): Promise<void> {
+  async forgetClients(tx: EntityManager, email: string): Promise<void> {
     await tx.execute(`delete from ${TABLE.schemaName}.${TABLE.tableName} where starts_with(key, ?)`, [
       `known_client:${digest(email)}:`,
     ]);
